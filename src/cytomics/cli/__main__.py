@@ -1,0 +1,5 @@
+import sys
+
+from cytomics.cli import main
+
+sys.exit(main())

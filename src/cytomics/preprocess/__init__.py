@@ -1,0 +1,1 @@
+"""Pre-processing: compensation and transforms (numba kernels)."""
