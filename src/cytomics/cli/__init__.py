@@ -23,6 +23,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "simulate",
     "apply_gates",
     "sheet",
+    "summary",
 )
 
 EXIT_OK = 0
