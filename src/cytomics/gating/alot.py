@@ -1,0 +1,562 @@
+"""Automated, explainable gating of the EuroFlow ALOT tube.
+
+What an expert does on the CD45 vs SSC plot, written down:
+
+1. **Internal controls first.** Each lineage marker gets a positivity threshold from its
+   own 1-D density (the valley above the negative peak, flowDensity ``deGate`` style).
+   Mature T cells (smCD3+ cyCD3+) then mark where lymphocytes sit on CD45/SSC; MPO-bright
+   high-SSC cells mark the neutrophils. Positions are read relative to these anchors, never
+   as fixed coordinates.
+2. **Density basins.** The CD45/SSC plane is smoothed and split into basins of density
+   peaks (flooding from the top, shallow saddles merged). Each basin is named by where its
+   peak lies relative to the anchors (lymphocytes: CD45 as bright as T cells, SSC low;
+   monocytes: CD45 bright, SSC intermediate; granulocytes: SSC high; eosinophils: SSC above
+   the neutrophils with brighter CD45; CD45-negative: CD45 far below the lymphocytes and
+   lineage negative; the rest of the CD45-dim, SSC low–intermediate plane: the blast region).
+3. **Lineage markers resolve overlaps.** The abnormal blast cluster's phenotype (CD34,
+   cyCD3 without smCD3, CD19 with cyCD79a, MPO) is learned in the blast region and used to
+   pull blasts out of the lymphocyte and monocyte gates (T-blasts with bright CD45, monocytic
+   or MPO+ blasts overlapping monocytes). Normal B precursors (hematogones) and normal
+   CD34+ myeloid precursors are told from leukemic blasts by their size and continuum.
+4. **Gates, then labels.** Every decision becomes a gate (polygons on CD45/SSC, rectangles
+   on lineage markers, Boolean combinations) in :mod:`cytomics.gating.gates`, and the
+   per-event labels are *computed by evaluating these gates*, so exporting them to
+   Gating-ML reproduces the counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+
+from cytomics.errors import ConfigError, PanelMismatchError
+from cytomics.gating import density as dens
+from cytomics.gating.gates import Gate
+from cytomics.gating.strategy import GateBuilder, assign_labels, evaluate_gates
+from cytomics.populations import AGGREGATES, LABEL_CODES, LABEL_NAMES
+from cytomics.preprocess.model import Events
+
+__all__ = ["AlotGatingSettings", "GatingResult", "gate_alot"]
+
+LINEAGE_MARKERS = ("cyMPO", "cyCD79a", "CD34", "CD19", "CD7", "smCD3", "cyCD3")
+
+
+@dataclass(frozen=True, slots=True)
+class AlotGatingSettings:
+    """Tunable parameters of the ALOT gating (display-scale units unless noted).
+
+    Attributes
+    ----------
+    bins
+        Bins per axis of the CD45/SSC density.
+    sigma_bins
+        Gaussian smoothing of the CD45/SSC density, in bins.
+    rel_persistence
+        Relative depth of the valley that keeps two CD45/SSC density peaks apart.
+    floor_fraction
+        Density (fraction of the maximum) below which a bin belongs to no basin.
+    min_basin_mass
+        Basins with fewer events than this fraction are merged into a neighbour.
+    marker_bins, marker_sigma_bins
+        1-D densities used for marker positivity thresholds.
+    marker_min_height
+        Smallest peak (fraction of the highest) taken as a marker population.
+    marker_tail_fraction
+        With a single (negative) peak, the threshold is where the density falls to this
+        fraction of that peak on its upper side.
+    min_control_events
+        Minimum events for an internal control (T cells, neutrophils) to anchor positions.
+    lymph_ssc_ratio_max
+        Lymphocyte gate: SSC up to this multiple of the T-cell SSC (linear SSC).
+    mono_ssc_ratio_min
+        Monocytes: SSC at least this multiple of the T-cell SSC.
+    gran_ssc_position
+        Granulocytes: above this fraction of the way (log SSC) from lymphocytes to
+        neutrophils.
+    default_neutrophil_ssc_ratio
+        Neutrophil SSC / lymphocyte SSC assumed when no neutrophils are present.
+    lymph_cd45_position, mono_cd45_position
+        Lowest CD45 (fraction of the way from neutrophil to lymphocyte CD45 peak) of
+        lymphocytes / monocytes.
+    cd45neg_cd45_gap
+        CD45-negative events: CD45 below the lymphocyte peak by more than this many
+        lymphocyte-to-neutrophil CD45 distances.
+    abnormal_blast_min_fraction
+        A blast-region cluster holding at least this fraction of nucleated events is called
+        an abnormal blast population even when its phenotype looks like a normal precursor.
+    precursor_max_fraction
+        CD19+ cyCD79a+ (hematogone-like) or CD34+ myeloid events in the blast region are
+        taken as normal precursors while they stay below this fraction of nucleated events
+        and no abnormal cluster claims them.
+    max_vertices
+        Vertex budget of every polygon gate.
+    min_population_events
+        Populations with fewer events are flagged ``population_missing:<name>``.
+    sample_events
+        Events sampled (deterministically) for per-basin statistics.
+    """
+
+    bins: int = 128
+    sigma_bins: float = 2.0
+    rel_persistence: float = 0.45
+    floor_fraction: float = 0.002
+    min_basin_mass: float = 0.002
+    marker_bins: int = 256
+    marker_sigma_bins: float = 3.0
+    marker_min_height: float = 0.02
+    marker_tail_fraction: float = 0.02
+    min_control_events: int = 25
+    lymph_ssc_ratio_max: float = 2.2
+    mono_ssc_ratio_min: float = 2.0
+    gran_ssc_position: float = 0.72
+    default_neutrophil_ssc_ratio: float = 9.0
+    lymph_cd45_position: float = 0.62
+    mono_cd45_position: float = 0.45
+    cd45neg_cd45_gap: float = 1.6
+    abnormal_blast_min_fraction: float = 0.12
+    precursor_max_fraction: float = 0.12
+    max_vertices: int = 24
+    min_population_events: int = 10
+    sample_events: int = 200_000
+
+    @classmethod
+    def from_mapping(cls, d: Mapping[str, Any] | None) -> AlotGatingSettings:
+        """Build settings from a config mapping; unknown keys raise :class:`ConfigError`."""
+        d = dict(d or {})
+        names = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(d) - set(names))
+        if unknown:
+            raise ConfigError(f"gating: unknown setting(s) {unknown}; known: {sorted(names)}")
+        kw: dict[str, Any] = {}
+        for k, v in d.items():
+            typ = int if names[k].type in ("int", int) else float
+            try:
+                kw[k] = typ(v)
+            except (TypeError, ValueError):
+                raise ConfigError(f"gating: setting {k}={v!r} is not a number") from None
+        return cls(**kw)
+
+
+@dataclass(slots=True)
+class GatingResult:
+    """Outcome of automated gating.
+
+    Attributes
+    ----------
+    labels
+        uint8 ``[n_events]``: QC labels kept, survivors labelled with a population code.
+    gates
+        Gates (parents before children) from which every non-QC label is computed.
+    counts
+        Aggregate population name (:data:`cytomics.populations.AGGREGATES`) -> events.
+    flags
+        Review flags, e.g. ``population_missing:monocytes``.
+    terminals
+        (gate id, label code) pairs: each label is the events of its terminal gate.
+    region_gates
+        Population name -> id of its CD45/SSC polygon (for plots).
+    thresholds
+        Lineage marker -> positivity threshold (display scale).
+    landmarks
+        Anchor positions used (``lymphocytes``, ``neutrophils``: (CD45, SSC)).
+    axes
+        Column indices used: ``cd45``, ``ssc``.
+    """
+
+    labels: np.ndarray
+    gates: list[Gate]
+    counts: dict[str, int]
+    flags: list[str]
+    terminals: list[tuple[str, int]] = field(default_factory=list)
+    region_gates: dict[str, str] = field(default_factory=dict)
+    thresholds: dict[str, float] = field(default_factory=dict)
+    landmarks: dict[str, tuple[float, float]] = field(default_factory=dict)
+    axes: dict[str, int] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------
+def _ssc_column(events: Events) -> int:
+    for name in ("SSC-A", "SSC-H", "SSC", "SS", "SS INT LIN", "SS-A"):
+        try:
+            return events.acquisition.channel_index(name)
+        except KeyError:
+            continue
+    for ch in events.acquisition.channels:
+        if ch.name.upper().startswith(("SSC", "SS")):
+            return ch.index
+    raise PanelMismatchError(
+        "ALOT gating needs a side-scatter channel (SSC-A); none found",
+        path=events.acquisition.path,
+    )
+
+
+def positivity_threshold(values: np.ndarray, settings: AlotGatingSettings) -> float:
+    """Threshold between the negative population of a marker and its positive cells.
+
+    The negative population is the lowest density peak holding a real share of events;
+    the threshold is the valley between it and the next peak above, or, with one peak,
+    where that peak's upper flank falls to ``marker_tail_fraction`` of its height.
+    """
+    v = values[np.isfinite(values)]
+    if v.size < 10:
+        return float("nan")
+    lo, hi = np.quantile(v, [0.001, 0.999])
+    pad = 0.05 * max(hi - lo, 1e-3)
+    d = dens.density_1d(
+        v, lo=float(lo - pad), hi=float(hi + pad), bins=settings.marker_bins,
+        sigma_bins=settings.marker_sigma_bins,
+    )
+    peaks = dens.find_peaks_1d(d, min_height=settings.marker_min_height, min_prominence=0.02)
+    peaks = [p for p in peaks if p.mass >= 0.01] or peaks
+    if not peaks:
+        return float(np.quantile(v, 0.5))
+    peaks.sort(key=lambda p: p.position)
+    neg = peaks[0]
+    if len(peaks) >= 2:
+        return dens.valley_between(d, neg.position, peaks[1].position)
+    level = settings.marker_tail_fraction * neg.height
+    above = np.flatnonzero(d.density[neg.index :] < level)
+    i = neg.index + int(above[0]) if above.size else len(d.density) - 1
+    return float(d.centers[i])
+
+
+# --------------------------------------------------------------------------------------
+# the strategy
+# --------------------------------------------------------------------------------------
+def gate_alot(
+    events: Events, qc: Any, *, settings: AlotGatingSettings | None = None
+) -> GatingResult:
+    """Gate an ALOT tube: CD45/SSC populations, lymphocyte subsets and the blast cluster.
+
+    Parameters
+    ----------
+    events
+        Pre-processed events (display scale) with the ALOT markers mapped
+        (``CD45`` required; the lineage markers are used when present).
+    qc
+        QC result with ``keep`` (bool [n]: nucleated survivors), ``labels`` (uint8 [n])
+        and ``gates`` (their last gate is the parent of the ALOT gates; may be empty).
+    settings
+        Parameters; defaults when ``None``.
+
+    Returns
+    -------
+    GatingResult
+        Labels computed from the returned gates, counts and review flags.
+
+    Raises
+    ------
+    PanelMismatchError
+        When CD45 or a side-scatter channel is missing.
+    """
+    s = settings or AlotGatingSettings()
+    if "CD45" not in events.markers:
+        raise PanelMismatchError(
+            "ALOT gating needs the CD45 marker; the panel maps none",
+            path=events.acquisition.path,
+        )
+    cx = events.markers["CD45"]
+    cy = _ssc_column(events)
+    data = events.values
+    n = events.n_events
+    keep = np.asarray(qc.keep, dtype=bool)
+    qc_gates = list(getattr(qc, "gates", []) or [])
+    parent = qc_gates[-1].id if qc_gates else None
+    flags: list[str] = []
+
+    nuc_idx = np.flatnonzero(keep)
+    rng = np.random.default_rng(0)
+    samp = (
+        nuc_idx
+        if nuc_idx.size <= s.sample_events
+        else np.sort(rng.choice(nuc_idx, s.sample_events, replace=False))
+    )
+    x_s = data[samp, cx].astype(np.float64)
+    y_s = data[samp, cy].astype(np.float64)
+    present = [m for m in LINEAGE_MARKERS if m in events.markers]
+    mk = {m: data[samp, events.markers[m]].astype(np.float64) for m in present}
+
+    # 1. marker thresholds from the marker's own density ---------------------------------
+    thr = {m: positivity_threshold(mk[m], s) for m in present}
+    pos = {m: mk[m] >= thr[m] for m in present}
+    zeros = np.zeros(samp.size, dtype=bool)
+
+    def P(m: str) -> np.ndarray:
+        return pos.get(m, zeros)
+
+    # 2. anchors from internal controls ---------------------------------------------------
+    t_cells = P("smCD3") & P("cyCD3") if {"smCD3", "cyCD3"} <= set(present) else P("smCD3")
+    landmarks: dict[str, tuple[float, float]] = {}
+    if t_cells.sum() >= s.min_control_events:
+        lymph = (float(np.median(x_s[t_cells])), float(np.median(y_s[t_cells])))
+    else:
+        bright = x_s >= np.quantile(x_s, 0.9) if x_s.size else zeros
+        lymph = (float(np.median(x_s[bright])), float(np.quantile(y_s[bright], 0.3)))
+        flags.append("lymphocyte_anchor_from_cd45_only")
+    landmarks["lymphocytes"] = lymph
+    ylo = max(lymph[1], 1e-6)
+    ssc_ratio = y_s / ylo
+    high_ssc = ssc_ratio >= 0.5 * (s.mono_ssc_ratio_min + s.default_neutrophil_ssc_ratio)
+    neut = high_ssc & (P("cyMPO") if "cyMPO" in present else np.ones_like(high_ssc))
+    if neut.sum() >= s.min_control_events:
+        neutro = (float(np.median(x_s[neut])), float(np.median(y_s[neut])))
+        landmarks["neutrophils"] = neutro
+    else:
+        neutro = (lymph[0] - 0.2, lymph[1] * s.default_neutrophil_ssc_ratio)
+    span45 = max(lymph[0] - neutro[0], 0.08)
+    lr_g = np.log(max(neutro[1] / ylo, 1.5))
+
+    # 3. CD45/SSC density basins ------------------------------------------------------------
+    xr = (float(np.quantile(x_s, 0.0005)) - 0.03, float(np.quantile(x_s, 0.9995)) + 0.03)
+    yr = (min(0.0, float(np.quantile(y_s, 0.0005))), float(np.quantile(y_s, 0.998)) * 1.08)
+    d2 = dens.density_2d(
+        x_s, y_s, xrange=xr, yrange=yr, bins=(s.bins, s.bins), sigma_bins=s.sigma_bins
+    )
+    blab, info = dens.basins_2d(
+        d2, floor_fraction=s.floor_fraction, rel_persistence=s.rel_persistence,
+        min_mass=s.min_basin_mass,
+    )
+    bx, by = d2.bin_of(x_s, y_s)
+    ev_basin = blab[bx, by]
+
+    # 4. name every bin by its position relative to the anchors --------------------------
+    # (per bin rather than per basin: basins decide *where* the boundary runs in dense
+    # areas, the anchor geometry decides which population a region belongs to.)
+    xc = d2.x_centers[:, None]
+    yc = d2.y_centers[None, :]
+    shape = d2.density.shape
+    c45 = np.broadcast_to((xc - neutro[0]) / span45, shape)  # 0 neutrophils, 1 lymphocytes
+    lr = np.broadcast_to(np.log(np.maximum(yc, 1e-6) / ylo) / lr_g, shape)  # 0 lymph, 1 neutro
+    region_names = ("lymphocytes", "monocytes", "granulocytes", "eosinophils",
+                    "cd45_negative", "blast_region")
+    grid = np.full(d2.density.shape, -1, dtype=np.int64)
+    is_gran = lr >= s.gran_ssc_position
+    is_eos = is_gran & (lr >= 1.12) & (c45 >= 0.55)
+    ratio_grid = np.broadcast_to(np.maximum(yc, 1e-6) / ylo, grid.shape)
+    is_mono = ~is_gran & (ratio_grid >= s.mono_ssc_ratio_min) & (c45 >= s.mono_cd45_position)
+    is_lymph = ~is_gran & (ratio_grid < s.lymph_ssc_ratio_max) & (c45 >= s.lymph_cd45_position)
+    is_lymph = is_lymph & ~is_mono
+    is_neg = ~is_gran & (c45 <= 1.0 - s.cd45neg_cd45_gap) & (ratio_grid < s.mono_ssc_ratio_min)
+    grid[is_gran] = 2
+    grid[is_eos] = 3
+    grid[is_mono] = 1
+    grid[is_lymph] = 0
+    grid[is_neg] = 4
+    grid[(grid < 0)] = 5
+    # basins refine the boundaries: a basin whose peak is named X takes its bins that are
+    # named as a neighbouring *density-wise* population (lymph/blast/mono boundary follows
+    # the valley, not a fixed line).
+    for k, b in enumerate(info):
+        ix, iy = (int(v[0]) for v in d2.bin_of(np.array([b["x"]]), np.array([b["y"]])))
+        name = int(grid[ix, iy])
+        members = blab == k
+        if name in (0, 5) :
+            flip = members & np.isin(grid, (0, 5))
+            grid[flip] = name
+        elif name == 1:
+            flip = members & np.isin(grid, (1, 5))
+            grid[flip] = name
+    grid[d2.density < s.floor_fraction * d2.density.max() * 0.25] = -1
+    ev_region = grid[bx, by]
+    del ev_basin
+
+    # 5. polygons -----------------------------------------------------------------------------
+    gb = GateBuilder(events)
+    region_gate: dict[str, str] = {}
+    order = (0, 1, 4, 3, 2, 5)  # priority when simplified polygons overlap
+    for r in order:
+        name = region_names[r]
+        region = grid == r
+        if (ev_region == r).sum() < max(3, s.min_population_events // 2):
+            continue
+        poly = dens.region_to_polygon(region, d2.x_edges, d2.y_edges, max_vertices=s.max_vertices)
+        if len(poly) < 3:
+            continue
+        region_gate[name] = gb.polygon(f"alot_{name}_region", parent, cx, cy, poly)
+    masks = evaluate_gates(gb.gates, events, root_mask=keep)
+    excl: dict[str, str] = {}
+    earlier: list[str] = []
+    for r in order:
+        name = region_names[r]
+        gid = region_gate.get(name)
+        if gid is None:
+            continue
+        if earlier:
+            ops = [(gid, False)] + [(e, True) for e in earlier]
+            excl[name] = gb.boolean(f"alot_{name}", parent, "and", ops)
+        else:
+            excl[name] = gid
+        earlier.append(gid)
+    masks = evaluate_gates(gb.gates, events, root_mask=keep)
+
+    # 6. phenotype gates (rectangles on the lineage markers) --------------------------------
+    def rect(gid: str, bounds: dict[str, tuple[float | None, float | None]]) -> str | None:
+        b = {}
+        for m, (lo, hi) in bounds.items():
+            if m not in present or not np.isfinite(thr[m]):
+                return None
+            b[events.markers[m]] = (lo, hi)
+        return gb.rectangle(gid, parent, b)
+
+    T = thr
+    g_t = rect("pheno_T", {"smCD3": (T.get("smCD3"), None), "cyCD3": (T.get("cyCD3"), None)}
+               if "cyCD3" in present else {"smCD3": (T.get("smCD3"), None)})
+    g_b = rect("pheno_B", {"CD19": (T.get("CD19"), None), "cyCD79a": (T.get("cyCD79a"), None)})
+    g_nk = rect("pheno_NK", {"CD7": (T.get("CD7"), None), "smCD3": (None, T.get("smCD3"))})
+    g_tbl = rect("pheno_cyCD3_smCD3neg",
+                 {"cyCD3": (T.get("cyCD3"), None), "smCD3": (None, T.get("smCD3"))})
+    g_34 = rect("pheno_CD34", {"CD34": (T.get("CD34"), None)})
+    g_mpo = rect("pheno_MPO", {"cyMPO": (T.get("cyMPO"), None)})
+    masks = evaluate_gates(gb.gates, events, root_mask=keep)
+
+    # 7. the abnormal blast cluster -----------------------------------------------------------
+    nucleated = int(keep.sum())
+    blast_gate = excl.get("blast_region")
+    blast_parts: list[str] = []
+    precursor_terms: list[tuple[str, int]] = []
+    if blast_gate is not None:
+        in_region = masks[blast_gate]
+        frac_region = in_region.sum() / max(nucleated, 1)
+        b_like = in_region & masks[g_b] if g_b else np.zeros(n, bool)
+        my_like = in_region & masks[g_34] & ~(masks[g_b] if g_b else False) if g_34 else None
+        frac_b = b_like.sum() / max(nucleated, 1)
+        normal_b = g_b is not None and frac_b < s.precursor_max_fraction and (
+            frac_region < s.abnormal_blast_min_fraction
+        )
+        normal_my = frac_region < s.abnormal_blast_min_fraction and not (
+            my_like is not None and my_like.sum() / max(nucleated, 1) >= s.precursor_max_fraction
+        )
+        if frac_region >= s.abnormal_blast_min_fraction:
+            blast_parts.append(blast_gate)
+        else:
+            # small blast region: precursors when they look normal, blasts otherwise
+            excluded: list[tuple[str, bool]] = [(blast_gate, False)]
+            if normal_b and g_b:
+                gid = gb.boolean("alot_b_precursors", parent, "and", [(blast_gate, False), (g_b, False)])
+                precursor_terms.append((gid, LABEL_CODES["b_precursors"]))
+                excluded.append((g_b, True))
+            if normal_my and g_34:
+                ops = [(blast_gate, False), (g_34, False)]
+                if g_b:
+                    ops.append((g_b, True))
+                gid = gb.boolean("alot_myeloid_precursors", parent, "and", ops)
+                precursor_terms.append((gid, LABEL_CODES["myeloid_precursors"]))
+                excluded.append((g_34, True))
+            if len(excluded) > 1:
+                blast_parts.append(gb.boolean("alot_blast_region_other", parent, "and", excluded))
+            else:
+                blast_parts.append(blast_gate)
+        masks = evaluate_gates(gb.gates, events, root_mask=keep)
+    # phenotype of the blast cluster -> blasts hiding in the lymphocyte / monocyte gates
+    blast_cluster = (
+        np.logical_or.reduce([masks[g] for g in blast_parts]) if blast_parts else np.zeros(n, bool)
+    )
+    n_blasts_core = int(blast_cluster.sum())
+    in_lymph = excl.get("lymphocytes")
+    in_mono = excl.get("monocytes")
+    if n_blasts_core >= s.min_population_events:
+        def frac_pos(g: str | None) -> float:
+            if g is None:
+                return 0.0
+            return float((masks[g] & blast_cluster).sum()) / n_blasts_core
+
+        if in_lymph is not None and g_tbl is not None and frac_pos(g_tbl) >= 0.3:
+            blast_parts.append(
+                gb.boolean("alot_tblasts_in_lymph", parent, "and", [(in_lymph, False), (g_tbl, False)])
+            )
+            flags.append("blasts_overlap_lymphocytes_resolved_by_lineage")
+        if g_34 is not None and frac_pos(g_34) >= 0.3:
+            for reg in (in_lymph, in_mono):
+                if reg is None:
+                    continue
+                tag = "lymph" if reg == in_lymph else "mono"
+                blast_parts.append(
+                    gb.boolean(f"alot_cd34_blasts_in_{tag}", parent, "and", [(reg, False), (g_34, False)])
+                )
+        if in_mono is not None and g_mpo is not None and frac_pos(g_mpo) >= 0.3:
+            # MPO+ blasts overlapping monocytes: MPO at the blast level, above monocytes
+            mono_mpo = masks[in_mono]
+            mcol = events.markers["cyMPO"]
+            vals = data[mono_mpo, mcol]
+            blast_mpo = data[blast_cluster, mcol]
+            if vals.size > 20 and blast_mpo.size > 20:
+                cut = float(np.median(vals) + 0.5 * (np.median(blast_mpo) - np.median(vals)))
+                if np.median(blast_mpo) > np.median(vals) + 0.08:
+                    g = gb.rectangle("pheno_MPO_blastlevel", parent, {mcol: (cut, None)})
+                    blast_parts.append(
+                        gb.boolean("alot_mpo_blasts_in_mono", parent, "and", [(in_mono, False), (g, False)])
+                    )
+                    flags.append("blasts_overlap_monocytes_resolved_by_lineage")
+        if in_lymph is not None and g_b is not None and frac_pos(g_b) >= 0.5 and g_34 is not None:
+            # B blasts reaching the lymphocyte gate: CD19+ cyCD79a+ with CD34 (mature B are CD34-)
+            pass
+    if len(blast_parts) > 1:
+        blasts_gid = gb.boolean("alot_blasts", parent, "or", [(g, False) for g in blast_parts])
+    elif blast_parts:
+        blasts_gid = blast_parts[0]
+    else:
+        blasts_gid = None
+    masks = evaluate_gates(gb.gates, events, root_mask=keep)
+
+    # 8. terminal gates (disjoint) ------------------------------------------------------------
+    terms: list[tuple[str, int]] = []
+    not_blast = [(blasts_gid, True)] if blasts_gid else []
+    if in_lymph is not None:
+        clean = gb.boolean("alot_lymphocytes_clean", parent, "and", [(in_lymph, False), *not_blast]) \
+            if not_blast else in_lymph
+        used: list[tuple[str, bool]] = []
+        for gname, g in (("t", g_t), ("b", g_b), ("nk", g_nk)):
+            if g is None:
+                continue
+            gid = gb.boolean(f"alot_lymphocytes_{gname}", parent, "and", [(clean, False), (g, False), *used])
+            terms.append((gid, LABEL_CODES[f"lymphocytes_{gname}"]))
+            used.append((g, True))
+        other = gb.boolean("alot_lymphocytes_other", parent, "and", [(clean, False), *used]) \
+            if used else clean
+        terms.append((other, LABEL_CODES["lymphocytes_other"]))
+    for name in ("monocytes", "granulocytes", "eosinophils", "cd45_negative"):
+        g = excl.get(name)
+        if g is None:
+            continue
+        if not_blast:
+            g = gb.boolean(f"alot_{name}_final", parent, "and", [(g, False), *not_blast])
+        terms.append((g, LABEL_CODES[name]))
+    for gid, code in precursor_terms:
+        terms.append((gid, code))
+    if blasts_gid is not None:
+        terms.append((blasts_gid, LABEL_CODES["blasts"]))
+    masks = evaluate_gates(gb.gates, events, root_mask=keep)
+
+    base = np.asarray(qc.labels, dtype=np.uint8).copy()
+    base[keep] = LABEL_CODES["unclassified"]
+    labels = assign_labels(base, masks, terms)
+    counts = {
+        name: int(np.isin(labels, [LABEL_CODES[m] for m in members]).sum())
+        for name, members in AGGREGATES.items()
+    }
+    for name in ("lymphocytes", "monocytes", "granulocytes", "cd45_negative"):
+        if counts[name] < s.min_population_events:
+            flags.append(f"population_missing:{name}")
+    if "neutrophils" not in landmarks:
+        flags.append("neutrophil_anchor_missing")
+    return GatingResult(
+        labels=labels,
+        gates=gb.gates,
+        counts=counts,
+        flags=flags,
+        terminals=terms,
+        region_gates=region_gate,
+        thresholds={m: float(v) for m, v in thr.items()},
+        landmarks=landmarks,
+        axes={"cd45": cx, "ssc": cy},
+    )
+
+
+def label_name(code: int) -> str:
+    """Name of a label code."""
+    return LABEL_NAMES[int(code)]
