@@ -1,0 +1,150 @@
+"""Pre-processing entry point: compensation + transforms in one fused pass."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from cytomics.fcs.model import Acquisition, Spillover
+from cytomics.preprocess import kernels as K
+from cytomics.preprocess.compensation import inverse_spillover, resolve_spillover
+from cytomics.preprocess.model import ChannelTransform, Events
+from cytomics.preprocess.transforms import TransformSettings, compile_transforms, resolve_transforms
+
+__all__ = ["compensate_transform", "preprocess", "time_in_seconds"]
+
+
+def compensate_transform(
+    raw: np.ndarray,
+    transforms: tuple[ChannelTransform, ...],
+    *,
+    spillover_columns: list[int] | tuple[int, ...] | np.ndarray = (),
+    inverse: np.ndarray | None = None,
+) -> np.ndarray:
+    """Compensate the spillover columns and transform every column in one pass.
+
+    Parameters
+    ----------
+    raw
+        float32 ``[n, p]`` raw events (converted to float32 C-contiguous only if needed).
+    transforms
+        One :class:`ChannelTransform` per column.
+    spillover_columns
+        Column of each spillover detector, in matrix order (empty: no compensation).
+    inverse
+        ``inv(S)`` ``[k, k]`` matching ``spillover_columns``.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``[n, p]``.
+    """
+    raw = np.ascontiguousarray(raw, dtype=np.float32)
+    n, p = raw.shape
+    if len(transforms) != p:
+        raise ValueError(f"{len(transforms)} transforms for {p} columns")
+    det_cols = np.asarray(spillover_columns, dtype=np.int64).reshape(-1)
+    k = det_cols.size
+    if k:
+        if inverse is None or np.shape(inverse) != (k, k):
+            raise ValueError("inverse spillover matrix missing or of the wrong shape")
+        inv_s = np.ascontiguousarray(inverse, dtype=np.float64)
+    else:
+        inv_s = np.zeros((0, 0), dtype=np.float64)
+    comp_pos = np.full(p, -1, dtype=np.int64)
+    comp_pos[det_cols] = np.arange(k, dtype=np.int64)
+    kinds, params, tables = compile_transforms(transforms)
+    out = np.empty((n, p), dtype=np.float32)
+    K.fused_compensate_transform(raw, det_cols, comp_pos, inv_s, kinds, params, tables, out)
+    return out
+
+
+def time_in_seconds(acquisition: Acquisition) -> np.ndarray | None:
+    """Time column × ``$TIMESTEP`` as float64, or ``None`` without a Time channel.
+
+    Without a valid ``$TIMESTEP`` the raw Time values are returned and a note is appended
+    to ``acquisition.warnings``.
+    """
+    col = acquisition.time_channel()
+    if col is None:
+        return None
+    t = acquisition.events[:, col].astype(np.float64)
+    step = acquisition.timestep
+    if step is None:
+        raw = acquisition.keywords.get("$TIMESTEP")
+        note = (
+            f"$TIMESTEP {'missing' if raw is None else f'invalid ({raw!r})'}: "
+            "time kept in raw Time units, not seconds"
+        )
+        if note not in acquisition.warnings:
+            acquisition.warnings.append(note)
+        return t
+    t *= step
+    return t
+
+
+def preprocess(
+    acquisition: Acquisition,
+    *,
+    settings: TransformSettings | None = None,
+    spillover_override: Path | str | None = None,
+    markers: Mapping[str, int] | None = None,
+    compensate: bool = True,
+) -> Events:
+    """Compensate and transform one acquisition.
+
+    Parameters
+    ----------
+    acquisition
+        Raw events from :func:`cytomics.fcs.read_fcs`.
+    settings
+        Per-channel transform choice (default: :class:`TransformSettings`).
+    spillover_override
+        Lab spillover CSV replacing the file's own matrix.
+    markers
+        Canonical marker -> column (from panel matching); stored in the result and usable
+        as keys of ``settings.channels``.
+    compensate
+        When False, no compensation is applied. When True and neither the file nor an
+        override gives a matrix, events stay uncompensated and a warning is appended to
+        ``acquisition.warnings`` (the QC/report flags it).
+
+    Returns
+    -------
+    Events
+        ``values`` float32 ``[n, p]`` with the columns of ``acquisition.events``.
+
+    Raises
+    ------
+    CompensationError
+        Invalid spillover matrix or detectors missing from the file.
+    ConfigError
+        Invalid transform parameters.
+    """
+    markers = dict(markers or {})
+    transforms = resolve_transforms(acquisition, settings, markers=markers)
+    spill: Spillover | None = None
+    cols: list[int] = []
+    inverse = None
+    if compensate:
+        spill = resolve_spillover(acquisition, override=spillover_override)
+        if spill is None:
+            note = "no spillover matrix in the file and no override: events not compensated"
+            if note not in acquisition.warnings:
+                acquisition.warnings.append(note)
+        else:
+            cols = [acquisition.channel_index(name) for name in spill.detectors]
+            inverse = inverse_spillover(spill)
+    values = compensate_transform(
+        acquisition.events, transforms, spillover_columns=cols, inverse=inverse
+    )
+    return Events(
+        acquisition=acquisition,
+        values=values,
+        transforms=transforms,
+        spillover=spill,
+        markers=markers,
+        time_seconds=time_in_seconds(acquisition),
+    )
