@@ -1,0 +1,154 @@
+"""Private: decode an FCS list-mode DATA segment into one float32 matrix.
+
+Memory: float data are read straight into the final native-endian float32 buffer and
+byte-swapped in place; uniform-width integer data are read into one integer buffer,
+masked in place and converted to float32 once. Only float64 ($DATATYPE D) and mixed or
+24-bit integer layouts go through bounded per-chunk / per-column temporaries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from cytomics.errors import FCSTruncatedError
+
+_CHUNK_BYTES = 64 * 1024 * 1024
+_MAX_READ = 1 << 30  # read at most 1 GiB per system call (Linux caps a read near 2 GiB)
+_NATIVE_BIG = not np.little_endian
+
+
+@dataclass(frozen=True, slots=True)
+class DataLayout:
+    """How one event row is stored.
+
+    Attributes
+    ----------
+    datatype
+        ``"I"``, ``"F"`` or ``"D"``.
+    widths
+        Bytes per parameter (1, 2, 3, 4 for I; 4 for F; 8 for D).
+    big_endian
+        ``$BYTEORD`` 4,3,2,1 / 2,1.
+    n_events
+        ``$TOT``.
+    masks
+        Per parameter: integer bit mask to apply, or ``None`` (no masking needed).
+    """
+
+    datatype: str
+    widths: tuple[int, ...]
+    big_endian: bool
+    n_events: int
+    masks: tuple[int | None, ...]
+
+    @property
+    def row_bytes(self) -> int:
+        """Bytes per event."""
+        return int(sum(self.widths))
+
+    @property
+    def n_params(self) -> int:
+        """Parameters per event."""
+        return len(self.widths)
+
+    @property
+    def nbytes(self) -> int:
+        """Expected DATA length in bytes (without any off-by-one slack)."""
+        return self.row_bytes * self.n_events
+
+
+def _readinto(fh: BinaryIO, buf: np.ndarray, *, start: int, path: Path) -> None:
+    """Fill ``buf`` (C-contiguous) with the bytes at ``start``; never a partial result."""
+    view = memoryview(buf.reshape(-1).view(np.uint8))
+    fh.seek(start)
+    done = 0
+    total = len(view)
+    while done < total:
+        got = fh.readinto(view[done : min(total, done + _MAX_READ)])
+        if not got:
+            raise FCSTruncatedError(
+                f"DATA segment ends early: read {done} of {total} bytes starting at byte {start}",
+                path=path,
+            )
+        done += got
+
+
+def _uint_dtype(width: int, big_endian: bool) -> np.dtype:
+    return np.dtype(f"{'>' if big_endian else '<'}u{width}")
+
+
+def read_events(fh: BinaryIO, layout: DataLayout, *, start: int, path: Path) -> np.ndarray:
+    """Decode DATA at absolute byte ``start`` into float32 ``[n_events, n_params]``.
+
+    Integer values are masked with :attr:`DataLayout.masks`; no other scaling is applied.
+    """
+    n, p = layout.n_events, layout.n_params
+    if layout.datatype == "F":
+        out = np.empty((n, p), dtype=np.float32)
+        _readinto(fh, out, start=start, path=path)
+        if layout.big_endian != _NATIVE_BIG:
+            out.byteswap(inplace=True)
+        return out
+    if layout.datatype == "D":
+        out = np.empty((n, p), dtype=np.float32)
+        rows = max(1, _CHUNK_BYTES // max(1, layout.row_bytes))
+        for r0 in range(0, n, rows):
+            r1 = min(n, r0 + rows)
+            chunk = np.empty((r1 - r0, p), dtype=np.float64)
+            _readinto(fh, chunk, start=start + r0 * layout.row_bytes, path=path)
+            if layout.big_endian != _NATIVE_BIG:
+                chunk.byteswap(inplace=True)
+            out[r0:r1] = chunk
+        return out
+    return _read_int(fh, layout, start=start, path=path)
+
+
+def _read_int(fh: BinaryIO, layout: DataLayout, *, start: int, path: Path) -> np.ndarray:
+    n, p = layout.n_events, layout.n_params
+    widths = set(layout.widths)
+    if len(widths) == 1 and next(iter(widths)) in (1, 2, 4):
+        width = next(iter(widths))
+        buf = np.empty((n, p), dtype=np.dtype(f"u{width}"))  # native order
+        _readinto(fh, buf, start=start, path=path)
+        if width > 1 and layout.big_endian != _NATIVE_BIG:
+            buf.byteswap(inplace=True)
+        if any(m is not None for m in layout.masks):
+            full = (1 << (8 * width)) - 1
+            row_mask = np.array([full if m is None else m for m in layout.masks], dtype=buf.dtype)
+            np.bitwise_and(buf, row_mask, out=buf)
+        return buf.astype(np.float32)
+    # mixed widths and/or 24-bit words: decode column by column from the raw bytes
+    raw = np.empty((n, layout.row_bytes), dtype=np.uint8)
+    _readinto(fh, raw, start=start, path=path)
+    out = np.empty((n, p), dtype=np.float32)
+    offset = 0
+    for j, width in enumerate(layout.widths):
+        cols = raw[:, offset : offset + width]
+        offset += width
+        if width == 3:
+            order = (0, 1, 2) if layout.big_endian else (2, 1, 0)
+            values = (
+                (cols[:, order[0]].astype(np.uint32) << 16)
+                | (cols[:, order[1]].astype(np.uint32) << 8)
+                | cols[:, order[2]].astype(np.uint32)
+            )
+        else:
+            values = np.ascontiguousarray(cols).view(_uint_dtype(width, layout.big_endian))[:, 0]
+            values = values.astype(np.uint32)
+        mask = layout.masks[j]
+        if mask is not None:
+            values &= np.uint32(mask)
+        out[:, j] = values
+    return out
+
+
+def linearize_log(events: np.ndarray, column: int, *, decades: float, offset: float,
+                  value_range: float) -> None:
+    """In place: ``x -> 10**(decades * x / range) * offset`` (offset 0 read as 1)."""
+    f2 = offset if offset > 0 else 1.0
+    col = events[:, column].astype(np.float64)
+    events[:, column] = np.power(10.0, decades * col / value_range) * f2
