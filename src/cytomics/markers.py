@@ -107,7 +107,21 @@ _SYNONYMS = {
 
 #: alphabetic pieces that need the next piece to form a name (``HLA-DR``, ``SYTO 41``).
 _INCOMPLETE = frozenset(
-    {"hla", "syto", "tcr", "ig", "sig", "ki", "draq", "ng", "fixable", "live", "cyig", "sytox"}
+    {
+        "cd",
+        "hla",
+        "syto",
+        "tcr",
+        "ig",
+        "sig",
+        "ki",
+        "draq",
+        "ng",
+        "fixable",
+        "live",
+        "cyig",
+        "sytox",
+    }
 )
 
 #: known names that may carry a glued compartment prefix (``cympo``, ``nutdt``, ``sigm``).

@@ -20,6 +20,7 @@ the walk-up), else in ``cytomics/schemas/`` package data.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -132,8 +133,8 @@ class Panel:
         Scatter channels; ``scatter_at_least_one_of`` lists groups of which one must exist.
     time_required, time_aliases
         Whether a Time channel is mandatory and its accepted ``$PnN`` names.
-    source
-        The YAML file read.
+    source, sha256
+        The YAML file read and the SHA-256 of its bytes (provenance).
     """
 
     name: str
@@ -149,6 +150,7 @@ class Panel:
     references: tuple[str, ...] = ()
     notes: str = ""
     source: Path | None = None
+    sha256: str = ""
 
     @property
     def marker_names(self) -> tuple[str, ...]:
@@ -301,7 +303,8 @@ def load_panel(name_or_path: str | Path, *, directory: str | Path | None = None)
 
     path = _resolve_panel_path(name_or_path, directory)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        data = yaml.safe_load(raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise PanelError(f"cannot read panel definition: {exc}", path=path) from exc
     except yaml.YAMLError as exc:
@@ -313,7 +316,7 @@ def load_panel(name_or_path: str | Path, *, directory: str | Path | None = None)
     if error is not None:
         where = _field_path(error.absolute_path)
         raise PanelError(f"invalid panel definition at '{where}': {error.message}", path=path)
-    panel = _build_panel(data, path)
+    panel = _build_panel(data, path, hashlib.sha256(raw).hexdigest())
     if not _looks_like_path(name_or_path) and panel.name != str(name_or_path).strip():
         raise PanelError(
             f"invalid panel definition at 'name': {panel.name!r} does not match the file name "
@@ -323,7 +326,7 @@ def load_panel(name_or_path: str | Path, *, directory: str | Path | None = None)
     return panel
 
 
-def _build_panel(data: Mapping[str, Any], path: Path) -> Panel:
+def _build_panel(data: Mapping[str, Any], path: Path, sha256: str) -> Panel:
     markers = tuple(
         MarkerSpec(
             name=m["name"].strip(),
@@ -390,6 +393,7 @@ def _build_panel(data: Mapping[str, Any], path: Path) -> Panel:
         references=tuple(data.get("references", ())),
         notes=" ".join(str(data.get("notes", "")).split()),
         source=path,
+        sha256=sha256,
     )
 
 
@@ -431,7 +435,10 @@ class PanelMatch:
     panel
         The panel matched.
     markers
-        Canonical marker name → :class:`MarkerMatch` (matched markers only, panel order).
+        Canonical marker name → 0-based channel index (matched markers only, panel order);
+        the mapping :func:`cytomics.preprocess.pipeline.preprocess` takes.
+    records
+        Canonical marker name → :class:`MarkerMatch` (how each marker was found).
     scatter
         Scatter name (panel spelling, e.g. ``"FSC-A"``) → channel index (present ones only).
     time
@@ -443,21 +450,17 @@ class PanelMatch:
     """
 
     panel: Panel
-    markers: dict[str, MarkerMatch]
+    markers: dict[str, int]
+    records: dict[str, MarkerMatch]
     scatter: dict[str, int]
     time: int | None
     missing_optional: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
 
     @property
-    def channels(self) -> dict[str, int]:
-        """Marker → channel index."""
-        return {name: m.channel_index for name, m in self.markers.items()}
-
-    @property
     def methods(self) -> dict[str, str]:
         """Marker → how it was matched (``PnS``, ``PnS-alias``, ``channel-alias``)."""
-        return {name: m.method for name, m in self.markers.items()}
+        return {name: m.method for name, m in self.records.items()}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (used by ``cytomics inspect --json`` and the audit record)."""
@@ -465,6 +468,7 @@ class PanelMatch:
             "panel": self.panel.name,
             "version": self.panel.version,
             "source": None if self.panel.source is None else str(self.panel.source),
+            "sha256": self.panel.sha256,
             "markers": [
                 {
                     "marker": m.marker,
@@ -474,7 +478,7 @@ class PanelMatch:
                     "method": m.method,
                     "on_expected_channel": m.on_expected_channel,
                 }
-                for m in self.markers.values()
+                for m in self.records.values()
             ],
             "scatter": dict(self.scatter),
             "time": self.time,
@@ -650,7 +654,8 @@ def match_panel(acquisition: Acquisition, panel: Panel | str | Path) -> PanelMat
         raise exc
     return PanelMatch(
         panel=panel,
-        markers=res.markers,
+        markers={name: m.channel_index for name, m in res.markers.items()},
+        records=res.markers,
         scatter=res.scatter,
         time=res.time,
         missing_optional=tuple(res.missing_optional),
