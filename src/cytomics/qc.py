@@ -1,0 +1,1004 @@
+"""Event quality control: margins → time stability → doublets → debris.
+
+:func:`run_qc` removes, in this order (DOMAIN §3.1, PeacoQC/flowAI in spirit):
+
+1. **margins** – off-scale scatter on FSC-A, SSC-A, FSC-H (optionally fluorescence);
+2. **time_unstable** – time bins with an abnormal flow rate or a jump in the mean signal;
+3. **doublet** – FSC-A/(FSC-H + offset) above ``median + nmad * MAD`` (PeacoQC
+   ``RemoveDoublets``; FSC-W above ``median + nmad * MAD`` when there is no FSC-H);
+4. **debris** – FSC-A below a density valley (fallback: a low quantile).
+
+Each step only looks at the events still kept; a removed event carries the label of the first
+step that removed it (:data:`cytomics.populations.LABEL_CODES`), survivors get
+``unclassified``. Every step that removes events also yields a gate (raw linear channel
+coordinates: ``Dimension(channel=$PnN, compensated=False, transform=None)``) whose parent is the
+previous step's gate, so that evaluating the chain on the raw events reproduces ``keep``
+exactly (Gating-ML 2.0 semantics: rectangle min inclusive, max exclusive; thresholds are
+float32-representable so float32 and float64 evaluators agree).
+
+Margin rule (documented for pnr-nominal instruments)
+----------------------------------------------------
+For each margin channel, over the events still kept, with ``R`` the channel's effective range
+(``$PnR``; ``f2 * 10**f1`` for log-amplified integer channels):
+
+* *upper*: if the maximum reaches ``R * (1 - margin_tolerance)`` every event at or above that
+  value is removed; otherwise, if the events exactly at the maximum form a **pile** (at least
+  ``margin_spike_min_events`` and ``margin_spike_factor`` times more than the average count per
+  distinct value in the band just below the maximum), those events are removed. MACSQuant
+  floats exceed a nominal ``$PnR``: there the maximum is a single event, not a pile, and nothing
+  is removed;
+* *lower*: events below ``-margin_negative_factor * R`` (pulse-processing artefacts such as the
+  23 FSC-A < -4.7e6 events of CytoExploreR ``Compensation-Unstained.fcs``) and, with
+  ``margin_low_spike``, a pile at the minimum.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+
+from cytomics import qc_kernels as K
+from cytomics.errors import ConfigError
+from cytomics.fcs.model import Acquisition, Channel
+from cytomics.gating.gates import BooleanGate, Dimension, Gate, PolygonGate, RectangleGate
+from cytomics.populations import LABEL_CODES
+from cytomics.preprocess.model import Events
+
+CODE_MARGIN = LABEL_CODES["margin"]
+CODE_TIME = LABEL_CODES["time_unstable"]
+CODE_DOUBLET = LABEL_CODES["doublet"]
+CODE_DEBRIS = LABEL_CODES["debris"]
+CODE_KEPT = LABEL_CODES["unclassified"]
+
+STEPS = ("margins", "time", "doublets", "debris")
+
+
+@dataclass(frozen=True, slots=True)
+class QCSettings:
+    """Thresholds of :func:`run_qc` (all configurable under ``qc:`` in the config).
+
+    Attributes
+    ----------
+    margin_tolerance
+        Relative distance below the effective range at which scatter counts as saturated (0.001).
+    margin_negative_factor
+        Events below ``-factor * range`` are margin events (1.0).
+    margin_spike_min_events
+        Minimum events exactly at the maximum to call a pile (5).
+    margin_spike_factor
+        A pile must hold this many times the mean count per distinct value in the band below
+        the maximum (10.0).
+    margin_spike_band
+        Width of that band, as a fraction of (maximum − median) (0.02).
+    margin_low_spike
+        Also remove a pile at the minimum (True; PeacoQC removes events at the minimum too).
+    margin_fluorescence
+        Also remove fluorescence saturation piles (False).
+    margin_max_pile_fraction
+        A "pile" holding more than this fraction of events is not a margin: the channel is
+        constant and left alone (0.5).
+    margin_max_fraction
+        Flag ``high_margin_fraction`` above this removed fraction (0.1).
+    time_events_per_bin
+        Target events per time bin (500).
+    time_min_bins, time_max_bins
+        Bounds on the number of time bins (10, 1000).
+    time_min_events
+        Time QC is skipped below this many events (1000).
+    time_monotonic_min_fraction
+        Fraction of non-decreasing Time steps required; below it time QC is skipped (0.99).
+    time_min_nonempty_fraction
+        Fraction of non-empty bins required (coarse Time resolution otherwise) (0.5).
+    time_rate_nmad, time_rate_min_rel
+        A bin's event count is abnormal beyond ``nmad`` robust SDs and at least ``min_rel`` of
+        the median count (5.0, 0.2).
+    time_signal_nmad, time_signal_min_delta
+        A bin's mean (clipped) signal is abnormal beyond ``nmad`` robust SDs and at least
+        ``min_delta`` of the channel's 0.5–99.5 % range (5.0, 0.05).
+    time_signal_min_bin_events
+        Bins with fewer events are not judged on signal (20).
+    time_max_signal_channels
+        Signal channels followed over time (12).
+    time_min_good_run
+        Runs of good bins shorter than this between bad bins are removed too (3).
+    time_max_fraction
+        Flag ``high_time_fraction`` above this removed fraction (0.2).
+    time_abort_fraction
+        Above this fraction nothing is removed and ``time_qc_not_applied_excessive`` is flagged
+        (0.8).
+    doublet_nmad
+        PeacoQC ``RemoveDoublets`` ``nmad`` (4.0).
+    doublet_lower_nmad
+        Optional lower limit of the ratio (``None``: one-sided as PeacoQC).
+    doublet_ratio_offset
+        ``ratio = FSC-A / (FSC-H + offset)`` in raw units (1.0 as PeacoQC).
+    doublet_max_fraction
+        Flag ``high_doublet_fraction`` above this removed fraction (0.2).
+    debris_bins, debris_smooth_bins
+        FSC-A histogram bins and Gaussian smoothing SD in bins (256, 3.0).
+    debris_min_peak_fraction
+        Minimum peak height relative to the highest (0.02).
+    debris_peak_max_position
+        The debris peak must lie within this fraction of the distance to the cell peak (0.35).
+    debris_valley_max_ratio
+        The valley must be at most this fraction of the lower of its two peaks (0.6).
+    debris_fallback_quantile
+        FSC-A quantile used as threshold when no valley exists (0.01).
+    debris_max_fraction
+        Flag ``high_debris_fraction`` above this removed fraction (0.3).
+    stats_max_events
+        Robust statistics use a strided subsample of at most this many events (1_000_000).
+    """
+
+    margin_tolerance: float = 0.001
+    margin_negative_factor: float = 1.0
+    margin_spike_min_events: int = 5
+    margin_spike_factor: float = 10.0
+    margin_spike_band: float = 0.02
+    margin_low_spike: bool = True
+    margin_fluorescence: bool = False
+    margin_max_pile_fraction: float = 0.5
+    margin_max_fraction: float = 0.1
+    time_events_per_bin: int = 500
+    time_min_bins: int = 10
+    time_max_bins: int = 1000
+    time_min_events: int = 1000
+    time_monotonic_min_fraction: float = 0.99
+    time_min_nonempty_fraction: float = 0.5
+    time_rate_nmad: float = 5.0
+    time_rate_min_rel: float = 0.2
+    time_signal_nmad: float = 5.0
+    time_signal_min_delta: float = 0.05
+    time_signal_min_bin_events: int = 20
+    time_max_signal_channels: int = 12
+    time_min_good_run: int = 3
+    time_max_fraction: float = 0.2
+    time_abort_fraction: float = 0.8
+    doublet_nmad: float = 4.0
+    doublet_lower_nmad: float | None = None
+    doublet_ratio_offset: float = 1.0
+    doublet_max_fraction: float = 0.2
+    debris_bins: int = 256
+    debris_smooth_bins: float = 3.0
+    debris_min_peak_fraction: float = 0.02
+    debris_peak_max_position: float = 0.35
+    debris_valley_max_ratio: float = 0.6
+    debris_fallback_quantile: float = 0.01
+    debris_max_fraction: float = 0.3
+    stats_max_events: int = 1_000_000
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name == "doublet_lower_nmad" and v is None:
+                continue
+            if isinstance(v, bool):
+                continue
+            if not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
+                raise ConfigError(f"qc.{f.name} must be a finite number >= 0, got {v!r}")
+        if self.time_min_bins < 2 or self.time_max_bins < self.time_min_bins:
+            raise ConfigError("qc.time_min_bins must be >= 2 and <= qc.time_max_bins")
+        if self.debris_bins < 16:
+            raise ConfigError("qc.debris_bins must be >= 16")
+        if self.time_events_per_bin < 1 or self.stats_max_events < 1000:
+            raise ConfigError("qc.time_events_per_bin must be >= 1 and stats_max_events >= 1000")
+
+    @classmethod
+    def from_mapping(cls, d: Mapping[str, Any] | None) -> QCSettings:
+        """Build settings from a mapping (``qc:`` section of the config).
+
+        Raises
+        ------
+        ConfigError
+            On unknown keys or invalid values.
+        """
+        if not d:
+            return cls()
+        if not isinstance(d, Mapping):
+            raise ConfigError(f"qc settings must be a mapping, got {type(d).__name__}")
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(d) - set(known))
+        if unknown:
+            raise ConfigError(f"unknown qc setting(s): {', '.join(map(str, unknown))}")
+        kwargs: dict[str, Any] = {}
+        for k, v in d.items():
+            default = known[k].default
+            if isinstance(default, bool):
+                if not isinstance(v, bool):
+                    raise ConfigError(f"qc.{k} must be true/false, got {v!r}")
+            elif isinstance(default, int) and not isinstance(v, bool):
+                if isinstance(v, float) and v.is_integer():
+                    v = int(v)
+                if not isinstance(v, int) or isinstance(v, bool):
+                    raise ConfigError(f"qc.{k} must be an integer, got {v!r}")
+            elif v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):
+                raise ConfigError(f"qc.{k} must be a number, got {v!r}")
+            kwargs[k] = v
+        return cls(**kwargs)
+
+
+@dataclass(slots=True)
+class QCResult:
+    """Outcome of :func:`run_qc`.
+
+    Attributes
+    ----------
+    keep
+        bool ``[n]``: events surviving every step ("nucleated" candidates).
+    labels
+        uint8 ``[n]``: QC label of removed events, ``unclassified`` for survivors.
+    removed
+        Events removed per step: ``margins``, ``time``, ``doublets``, ``debris``.
+    events_total, events_after_qc
+        Event counts before and after QC.
+    flags
+        Machine-readable flags (e.g. ``time_qc_skipped_no_time``); see ``messages``.
+    messages
+        Flag → human-readable explanation.
+    gates
+        The QC gates in application order, chained by ``parent``; evaluating them on the
+        raw events reproduces ``keep``.
+    final_gate_id
+        Id of the last QC gate (parent for downstream gating), ``None`` when no gate.
+    time_intervals
+        Kept acquisition-time intervals in seconds ``(start, end)``; empty when time QC was
+        not run.
+    details
+        Thresholds and diagnostics per step (JSON-friendly).
+    """
+
+    keep: np.ndarray
+    labels: np.ndarray
+    removed: dict[str, int]
+    events_total: int
+    events_after_qc: int
+    flags: list[str] = field(default_factory=list)
+    messages: dict[str, str] = field(default_factory=dict)
+    gates: list[Gate] = field(default_factory=list)
+    final_gate_id: str | None = None
+    time_intervals: list[tuple[float, float]] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------
+def _f32(v: float) -> float:
+    """Round to the nearest float32-representable value (exact in float32 and float64)."""
+    return float(np.float32(v))
+
+
+def _f32_up(v: float) -> float:
+    """Smallest float32 value strictly greater than ``v`` (a float32 value)."""
+    return float(np.nextafter(np.float32(v), np.float32(np.inf)))
+
+
+def _norm(name: str) -> str:
+    return name.strip().upper().replace("_", "-").replace(" ", "-")
+
+
+def find_scatter(acquisition: Acquisition) -> dict[str, int]:
+    """Locate scatter channels by ``$PnN``.
+
+    Parameters
+    ----------
+    acquisition
+        The acquisition.
+
+    Returns
+    -------
+    dict
+        Role → column for the roles found among ``fsc_a``, ``fsc_h``, ``fsc_w``, ``ssc_a``,
+        ``ssc_h``, ``ssc_w``. A bare ``FSC``/``FS``/``FS-INT`` counts as area; ``PEAK`` as
+        height.
+    """
+    found: dict[str, int] = {}
+    for ch in acquisition.channels:
+        n = _norm(ch.name)
+        if n.startswith("FSC"):
+            fam, rest = "fsc", n[3:]
+        elif n.startswith("FS") and (len(n) == 2 or n[2] in "-0123456789"):
+            fam, rest = "fsc", n[2:]
+        elif n.startswith("SSC"):
+            fam, rest = "ssc", n[3:]
+        elif n.startswith("SS") and (len(n) == 2 or n[2] in "-0123456789"):
+            fam, rest = "ssc", n[2:]
+        else:
+            continue
+        rest = rest.lstrip("-")
+        if rest in {"", "A", "AREA", "INT", "LIN", "A-LIN", "INT-LIN"}:
+            role = "a"
+        elif rest in {"H", "HEIGHT", "PEAK", "H-LIN", "PEAK-LIN"}:
+            role = "h"
+        elif rest in {"W", "WIDTH", "TOF"}:
+            role = "w"
+        else:
+            continue
+        found.setdefault(f"{fam}_{role}", ch.index)
+    return found
+
+
+def effective_range(channel: Channel, acquisition: Acquisition) -> float:
+    """Upper end of a channel's linear scale: ``$PnR``, or ``f2 * 10**f1`` for a
+    log-amplified integer channel (already linearised by the reader)."""
+    is_int = acquisition.keywords.get("$DATATYPE", "").strip().upper() == "I"
+    if is_int and channel.log_decades > 0:
+        f2 = channel.log_offset if channel.log_offset > 0 else 1.0
+        return float(f2 * 10.0**channel.log_decades)
+    return float(channel.range)
+
+
+def _stride(n: int, cap: int) -> int:
+    return max(1, -(-n // cap))
+
+
+def _robust(x: np.ndarray) -> tuple[float, float]:
+    """Median and MAD (scaled by 1.4826)."""
+    med = float(np.median(x))
+    return med, 1.4826 * float(np.median(np.abs(x - med)))
+
+
+class _State:
+    """Mutable per-run state: masks, flags, gates."""
+
+    def __init__(self, n: int) -> None:
+        self.keep = np.ones(n, dtype=np.bool_)
+        self.labels = np.full(n, CODE_KEPT, dtype=np.uint8)
+        self.removed = dict.fromkeys(STEPS, 0)
+        self.flags: list[str] = []
+        self.messages: dict[str, str] = {}
+        self.gates: list[Gate] = []
+        self.parent: str | None = None
+        self.details: dict[str, Any] = {}
+        self.time_intervals: list[tuple[float, float]] = []
+
+    def flag(self, code: str, message: str) -> None:
+        if code not in self.messages:
+            self.flags.append(code)
+        self.messages[code] = message
+
+    def n_kept(self) -> int:
+        return int(np.count_nonzero(self.keep))
+
+
+# --------------------------------------------------------------------------------------
+# 1. margins
+# --------------------------------------------------------------------------------------
+def _pile(
+    x: np.ndarray, keep: np.ndarray, at: float, band_edge: float, n_kept: int, s: QCSettings
+) -> tuple[bool, int]:
+    """Whether the kept events exactly at ``at`` form a pile compared with the band between
+    ``at`` and ``band_edge`` (exclusive of ``at``)."""
+    if at >= band_edge:  # upper pile: band below
+        pile = int(K.count_in_range(x, keep, at, np.inf))
+        lo, hi = band_edge, at
+    else:  # lower pile: band above
+        pile = int(K.count_in_range(x, keep, -np.inf, _f32_up(at)))
+        lo, hi = _f32_up(at), band_edge
+    if pile < s.margin_spike_min_events or pile > s.margin_max_pile_fraction * n_kept:
+        return False, pile
+    cap = 200_000
+    buf = np.empty(cap, dtype=np.float64)
+    m = int(K.values_in_range(x, keep, lo, hi, buf))
+    levels = len(np.unique(buf[: min(m, cap)])) if m else 0
+    expected = m / levels if levels else 0.0
+    return pile >= s.margin_spike_factor * max(expected, 1.0), pile
+
+
+def _margins(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) -> None:
+    acq = events.acquisition
+    cols = [scatter[r] for r in ("fsc_a", "ssc_a", "fsc_h") if r in scatter]
+    if s.margin_fluorescence:
+        tcol = acq.time_channel()
+        scat = set(scatter.values())
+        cols += [
+            ch.index
+            for ch in acq.channels
+            if ch.index not in scat and ch.index != tcol and not ch.is_scatter
+        ]
+    if not cols:
+        st.flag("margins_skipped_no_scatter", "no FSC-A/SSC-A/FSC-H channel: margins not checked")
+        return
+    raw = acq.events
+    n_kept = st.n_kept()
+    dims: list[Dimension] = []
+    mins: list[float | None] = []
+    maxs: list[float | None] = []
+    detail: dict[str, Any] = {}
+    for j in cols:
+        ch = acq.channels[j]
+        x = raw[:, j]
+        lo_v, hi_v, nf = K.kept_extremes(x, st.keep)
+        rng = effective_range(ch, acq)
+        upper = math.inf
+        lower = -math.inf
+        why: list[str] = []
+        if nf > 0:
+            med = float(np.median(K.kept_sample(x, st.keep, _stride(n_kept, s.stats_max_events))))
+            # $PnR is a real bound only when no value exceeds it (pnr-nominal: MACSQuant)
+            bounded = rng > 0 and hi_v <= rng * (1.0 + s.margin_tolerance)
+            if bounded and hi_v >= rng * (1.0 - s.margin_tolerance):
+                upper = _f32(rng * (1.0 - s.margin_tolerance))
+                why.append("at_range")
+            elif hi_v > med:
+                is_pile, _ = _pile(
+                    x, st.keep, hi_v, hi_v - s.margin_spike_band * (hi_v - med), n_kept, s
+                )
+                if is_pile:
+                    upper = hi_v
+                    why.append("pile_at_max")
+            if rng > 0:
+                lower = _f32(-s.margin_negative_factor * rng)
+            if s.margin_low_spike and lo_v < med:
+                is_pile, _ = _pile(
+                    x, st.keep, lo_v, lo_v + s.margin_spike_band * (med - lo_v), n_kept, s
+                )
+                if is_pile:
+                    lower = max(lower, _f32_up(lo_v))
+                    why.append("pile_at_min")
+        if nf < len(x):  # NaN/inf are margin events: any finite bound excludes them
+            if not math.isfinite(lower) and not math.isfinite(upper):
+                lower = _f32(-np.finfo(np.float32).max)
+        if not math.isfinite(lower) and not math.isfinite(upper):
+            continue
+        removed = int(K.remove_outside_range(x, st.keep, st.labels, lower, upper, CODE_MARGIN))
+        st.removed["margins"] += removed
+        dims.append(Dimension(channel=ch.name, compensated=False, transform=None))
+        mins.append(lower if math.isfinite(lower) else None)
+        maxs.append(upper if math.isfinite(upper) else None)
+        detail[ch.name] = {
+            "min": mins[-1],
+            "max": maxs[-1],
+            "range": rng,
+            "rules": why,
+            "pnr_nominal": bool(rng > 0 and hi_v > rng * (1.0 + s.margin_tolerance)),
+            "removed": removed,
+        }
+    st.details["margins"] = detail
+    if dims:
+        gate = RectangleGate(
+            id="qc_margins",
+            parent=st.parent,
+            dimensions=tuple(dims),
+            mins=tuple(mins),
+            maxs=tuple(maxs),
+        )
+        st.gates.append(gate)
+        st.parent = gate.id
+    n = len(st.keep)
+    if n and st.removed["margins"] > s.margin_max_fraction * n:
+        st.flag(
+            "high_margin_fraction",
+            f"{100.0 * st.removed['margins'] / n:.1f}% margin events (saturated/off-scale scatter)",
+        )
+
+
+# --------------------------------------------------------------------------------------
+# 2. time stability
+# --------------------------------------------------------------------------------------
+def _signal_columns(events: Events, scatter: dict[str, int], tcol: int, cap: int) -> list[int]:
+    acq = events.acquisition
+    cols = [scatter[r] for r in ("fsc_a", "ssc_a") if r in scatter]
+    hw = {scatter[r] for r in ("fsc_h", "fsc_w", "ssc_h", "ssc_w") if r in scatter}
+    for ch in acq.channels:
+        j = ch.index
+        if j == tcol or j in cols or j in hw or ch.is_scatter or ch.is_time:
+            continue
+        if j < len(events.transforms) and events.transforms[j].kind == "none":
+            continue
+        n = _norm(ch.name)
+        if n.endswith(("-H", "-W")):
+            continue
+        cols.append(j)
+    return cols[:cap]
+
+
+def _bin_means(hist: np.ndarray, counts: np.ndarray, los: np.ndarray, his: np.ndarray):
+    """Per-bin means of the clipped signal from per-bin histograms ``[nbins, k, nlev]``.
+
+    The mean (of values clipped to the channel's 0.5–99.5 % range) is used rather than the
+    median: with bimodal data (lymphocytes/granulocytes) a bin median jumps between modes.
+    """
+    nlev = hist.shape[2]
+    width = (his - los) / nlev
+    centers = los[:, None] + (np.arange(nlev)[None, :] + 0.5) * width[:, None]  # [k, nlev]
+    tot = (hist * centers[None, :, :]).sum(axis=2)
+    return tot / np.maximum(counts, 1)[:, None]
+
+
+def _time(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) -> None:
+    acq = events.acquisition
+    tcol = acq.time_channel()
+    if events.time_seconds is None or tcol is None:
+        st.flag("time_qc_skipped_no_time", "no usable Time channel: time stability not checked")
+        return
+    t = acq.events[:, tcol]
+    n_kept = st.n_kept()
+    if n_kept < s.time_min_events:
+        st.flag(
+            "time_qc_skipped_too_few_events",
+            f"{n_kept} events (< {s.time_min_events}): time stability not checked",
+        )
+        return
+    n = len(t)
+    nondec = int(K.count_non_decreasing(t)) / max(n - 1, 1)
+    if nondec < s.time_monotonic_min_fraction:
+        st.flag(
+            "time_qc_skipped_not_monotonic",
+            f"Time is non-decreasing for only {100.0 * nondec:.1f}% of steps (events not in "
+            "acquisition order): time stability not checked",
+        )
+        return
+    tmin, tmax, nf = K.kept_extremes(t, st.keep)
+    if nf == 0 or not tmax > tmin:
+        st.flag("time_qc_skipped_constant_time", "Time is constant: time stability not checked")
+        return
+    nbins = int(np.clip(n_kept // s.time_events_per_bin, s.time_min_bins, s.time_max_bins))
+    edges = np.unique(np.linspace(tmin, tmax, nbins + 1).astype(np.float32)).astype(np.float64)
+    if len(edges) < s.time_min_bins + 1:
+        st.flag("time_qc_skipped_low_resolution", "Time resolution too coarse for time QC")
+        return
+    nbins = len(edges) - 1
+    cols = _signal_columns(events, scatter, tcol, s.time_max_signal_channels)
+    vals = events.values
+    stride = _stride(n_kept, s.stats_max_events // max(1, len(cols)) or 1)
+    los, his, use = [], [], []
+    for j in cols:
+        smp = K.kept_sample(vals[:, j], st.keep, stride)
+        if len(smp) < 10:
+            continue
+        lo, hi = np.quantile(smp, [0.005, 0.995])
+        if hi > lo:
+            los.append(lo)
+            his.append(hi)
+            use.append(j)
+    nlev = 128
+    counts, hist = K.time_bin_stats(
+        t,
+        st.keep,
+        edges,
+        vals,
+        np.asarray(use, dtype=np.int64),
+        np.asarray(los, np.float64),
+        np.asarray(his, np.float64),
+        nlev,
+    )
+    nonempty = counts > 0
+    if nonempty.mean() < s.time_min_nonempty_fraction:
+        st.flag(
+            "time_qc_skipped_low_resolution",
+            f"only {int(nonempty.sum())} of {nbins} time bins hold events (coarse Time): "
+            "time stability not checked",
+        )
+        return
+    c = counts[nonempty].astype(np.float64)
+    med_c, mad_c = _robust(c)
+    dev = np.abs(counts - med_c)
+    # robust SD, never below Poisson noise; the deviation must also exceed min_rel of the median
+    scale_c = max(mad_c, math.sqrt(med_c))
+    rate_bad = nonempty & (dev > s.time_rate_nmad * scale_c) & (dev > s.time_rate_min_rel * med_c)
+    sig_bad = np.zeros(nbins, dtype=np.bool_)
+    sig_channels: list[str] = []
+    if use:
+        los_a, his_a = np.asarray(los), np.asarray(his)
+        meds = _bin_means(hist, counts, los_a, his_a)
+        judged = counts >= s.time_signal_min_bin_events
+        if judged.sum() >= 3:
+            for jj, j in enumerate(use):
+                m = meds[judged, jj]
+                mm, mad = _robust(m)
+                floor = s.time_signal_min_delta * (his_a[jj] - los_a[jj])
+                bad = judged & (np.abs(meds[:, jj] - mm) > max(s.time_signal_nmad * mad, floor))
+                if bad.any():
+                    sig_channels.append(acq.channels[j].name)
+                sig_bad |= bad
+    bad = rate_bad | sig_bad
+    # short runs of good bins between bad bins are removed too (PeacoQC consecutive_bins)
+    idx = np.flatnonzero(nonempty)
+    flags_ne = bad[idx]
+    i = 0
+    while i < len(idx):
+        if flags_ne[i]:
+            i += 1
+            continue
+        j = i
+        while j < len(idx) and not flags_ne[j]:
+            j += 1
+        if i > 0 and j < len(idx) and (j - i) < s.time_min_good_run:
+            bad[idx[i:j]] = True
+        i = j
+    would = int(counts[bad].sum())
+    sec = _seconds_map(events, t)
+    st.details["time"] = {
+        "bins": nbins,
+        "bin_width_seconds": (tmax - tmin) / nbins * sec[0],
+        "median_events_per_bin": med_c,
+        "bad_bins_rate": int(rate_bad.sum()),
+        "bad_bins_signal": int(sig_bad.sum()),
+        "signal_channels_jumping": sig_channels,
+        "would_remove": would,
+    }
+    if would > s.time_abort_fraction * n_kept:
+        st.flag(
+            "time_qc_not_applied_excessive",
+            f"time QC would remove {100.0 * would / n_kept:.1f}% of events: not applied",
+        )
+        st.time_intervals = [(_to_sec(sec, tmin), _to_sec(sec, tmax))]
+        return
+    if would == 0:
+        st.time_intervals = [(_to_sec(sec, tmin), _to_sec(sec, tmax))]
+        return
+    removed = int(K.remove_bad_time_bins(t, st.keep, st.labels, edges, bad, CODE_TIME))
+    st.removed["time"] = removed
+    # kept intervals: runs of not-bad bins (empty bins hold no kept event and join runs)
+    runs: list[tuple[int, int]] = []
+    b = 0
+    while b < nbins:
+        if bad[b]:
+            b += 1
+            continue
+        e = b
+        while e + 1 < nbins and not bad[e + 1]:
+            e += 1
+        runs.append((b, e))
+        b = e + 1
+    tname = acq.channels[tcol].name
+    dim = (Dimension(channel=tname, compensated=False, transform=None),)
+    rects = []
+    intervals = []
+    for k, (b0, b1) in enumerate(runs):
+        lo = edges[b0] if b0 > 0 else None
+        hi = edges[b1 + 1] if b1 < nbins - 1 else None
+        rects.append(
+            RectangleGate(
+                id=f"qc_time_{k + 1}" if len(runs) > 1 else "qc_time",
+                parent=st.parent,
+                dimensions=dim,
+                mins=(lo,),
+                maxs=(hi,),
+            )
+        )
+        intervals.append(
+            (_to_sec(sec, tmin if lo is None else lo), _to_sec(sec, tmax if hi is None else hi))
+        )
+    st.time_intervals = intervals
+    if len(rects) == 1:
+        st.gates.append(rects[0])
+        st.parent = rects[0].id
+    elif rects:
+        st.gates.extend(rects)
+        bg = BooleanGate(
+            id="qc_time",
+            parent=st.parent,
+            op="or",
+            operands=tuple((r.id, False) for r in rects),
+        )
+        st.gates.append(bg)
+        st.parent = bg.id
+    if removed > s.time_max_fraction * len(st.keep):
+        st.flag(
+            "high_time_fraction",
+            f"{100.0 * removed / len(st.keep):.1f}% of events in unstable acquisition time",
+        )
+
+
+def _seconds_map(events: Events, t: np.ndarray) -> tuple[float, float]:
+    """(seconds per raw unit, offset) from the events' ``time_seconds``."""
+    ts = events.time_seconds
+    i0, i1 = int(np.argmin(t)), int(np.argmax(t))
+    dt = float(t[i1]) - float(t[i0])
+    if ts is not None and dt > 0:
+        a = (float(ts[i1]) - float(ts[i0])) / dt
+        if a > 0 and math.isfinite(a):
+            return a, float(ts[i0]) - a * float(t[i0])
+    step = events.acquisition.timestep
+    return (step if step else 1.0), 0.0
+
+
+def _to_sec(sec: tuple[float, float], v: float) -> float:
+    return float(sec[0] * v + sec[1])
+
+
+# --------------------------------------------------------------------------------------
+# 3. doublets
+# --------------------------------------------------------------------------------------
+def _clip_halfplane(poly: list[tuple[float, float]], a: float, b: float, c: float):
+    """Sutherland–Hodgman: keep the part of convex ``poly`` where ``a*x + b*y + c >= 0``."""
+    out: list[tuple[float, float]] = []
+    m = len(poly)
+    for i in range(m):
+        p, q = poly[i], poly[(i + 1) % m]
+        fp = a * p[0] + b * p[1] + c
+        fq = a * q[0] + b * q[1] + c
+        if fp >= 0:
+            out.append(p)
+        if (fp >= 0) != (fq >= 0):
+            r = fp / (fp - fq)
+            out.append((p[0] + r * (q[0] - p[0]), p[1] + r * (q[1] - p[1])))
+    return out
+
+
+def _doublets(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) -> None:
+    acq = events.acquisition
+    if "fsc_a" not in scatter or ("fsc_h" not in scatter and "fsc_w" not in scatter):
+        st.flag(
+            "doublets_skipped_no_fsc_pair",
+            "no FSC-A with FSC-H/FSC-W: doublets not removed",
+        )
+        return
+    n_kept = st.n_kept()
+    stride = _stride(n_kept, s.stats_max_events)
+    a_ch = acq.channels[scatter["fsc_a"]]
+    a = acq.events[:, a_ch.index]
+    if "fsc_h" in scatter:
+        h_ch = acq.channels[scatter["fsc_h"]]
+        h = acq.events[:, h_ch.index]
+        off = float(s.doublet_ratio_offset)
+        r = K.ratio_sample(a, h, st.keep, off, stride)
+        if len(r) < 50:
+            st.flag("doublets_skipped_too_few_events", "too few events to estimate FSC-A/FSC-H")
+            return
+        med, mad = _robust(r)
+        if not mad > 0:
+            st.flag("doublets_skipped_degenerate", "FSC-A/FSC-H ratio has no spread")
+            return
+        c_hi = med + s.doublet_nmad * mad
+        c_lo = med - s.doublet_lower_nmad * mad if s.doublet_lower_nmad is not None else math.nan
+        amin, amax, _ = K.kept_extremes(a, st.keep)
+        hmin, hmax, _ = K.kept_extremes(h, st.keep)
+        removed = int(
+            K.remove_outside_band(a, h, st.keep, st.labels, c_hi, c_lo, off, CODE_DOUBLET)
+        )
+        pa = 1.0 + 0.01 * (amax - amin)
+        ph = 1.0 + 0.01 * (hmax - hmin)
+        box = [
+            (amin - pa, hmin - ph),
+            (amax + pa, hmin - ph),
+            (amax + pa, hmax + ph),
+            (amin - pa, hmax + ph),
+        ]
+        # a < c_hi (h + off)  <=>  -a + c_hi h + c_hi off > 0
+        poly = _clip_halfplane(box, -1.0, c_hi, c_hi * off)
+        if math.isfinite(c_lo):
+            poly = _clip_halfplane(poly, 1.0, -c_lo, -c_lo * off)
+        verts = np.asarray(poly, dtype=np.float64).reshape(-1, 2)
+        gate: Gate = PolygonGate(
+            id="qc_singlets",
+            parent=st.parent,
+            dimensions=(
+                Dimension(channel=a_ch.name, compensated=False, transform=None),
+                Dimension(channel=h_ch.name, compensated=False, transform=None),
+            ),
+            vertices=verts,
+        )
+        st.details["doublets"] = {
+            "method": "ratio_area_height",
+            "ratio_median": med,
+            "ratio_mad": mad,
+            "ratio_max": c_hi,
+            "ratio_min": None if math.isnan(c_lo) else c_lo,
+            "ratio_offset": off,
+            "nmad": s.doublet_nmad,
+        }
+    else:
+        w_ch = acq.channels[scatter["fsc_w"]]
+        w = acq.events[:, w_ch.index]
+        smp = K.kept_sample(w, st.keep, stride)
+        if len(smp) < 50:
+            st.flag("doublets_skipped_too_few_events", "too few events to estimate FSC-W")
+            return
+        med, mad = _robust(smp)
+        if not mad > 0:
+            st.flag("doublets_skipped_degenerate", "FSC-W has no spread")
+            return
+        upper = _f32(med + s.doublet_nmad * mad)
+        lower = _f32(med - s.doublet_lower_nmad * mad) if s.doublet_lower_nmad is not None else None
+        removed = int(
+            K.remove_outside_range(
+                w, st.keep, st.labels, -math.inf if lower is None else lower, upper, CODE_DOUBLET
+            )
+        )
+        gate = RectangleGate(
+            id="qc_singlets",
+            parent=st.parent,
+            dimensions=(Dimension(channel=w_ch.name, compensated=False, transform=None),),
+            mins=(lower,),
+            maxs=(upper,),
+        )
+        st.flag("doublets_by_width", "no FSC-H: doublets removed on FSC-W")
+        st.details["doublets"] = {
+            "method": "width",
+            "width_median": med,
+            "width_mad": mad,
+            "width_max": upper,
+            "width_min": lower,
+            "nmad": s.doublet_nmad,
+        }
+    st.removed["doublets"] = removed
+    st.gates.append(gate)
+    st.parent = gate.id
+    if n_kept and removed > s.doublet_max_fraction * n_kept:
+        st.flag(
+            "high_doublet_fraction",
+            f"{100.0 * removed / n_kept:.1f}% doublets among events after margins/time QC",
+        )
+
+
+# --------------------------------------------------------------------------------------
+# 4. debris
+# --------------------------------------------------------------------------------------
+def _smooth(y: np.ndarray, sigma: float) -> np.ndarray:
+    if sigma <= 0:
+        return y
+    r = max(1, math.ceil(4 * sigma))
+    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
+    k /= k.sum()
+    return np.convolve(np.pad(y, r, mode="reflect"), k, mode="valid")
+
+
+def find_valley(
+    density: np.ndarray,
+    *,
+    min_peak_fraction: float,
+    peak_max_position: float,
+    valley_max_ratio: float,
+    positions: np.ndarray | None = None,
+) -> int | None:
+    """Bin of the valley between a debris peak near the low end and the main cell peak.
+
+    Parameters
+    ----------
+    density
+        Smoothed 1-D density (histogram) of FSC-A.
+    min_peak_fraction
+        Peaks lower than this fraction of the highest are ignored.
+    peak_max_position
+        The debris peak must lie within this fraction of the way to the cell peak.
+    valley_max_ratio
+        The valley must be at most this fraction of the lower of the two peaks.
+    positions
+        Linear FSC-A value of each bin (default: the bin index); the debris peak position
+        must be at most ``peak_max_position`` times the cell peak position.
+
+    Returns
+    -------
+    int or None
+        Bin index of the valley, or ``None`` when there is no such valley.
+    """
+    y = np.asarray(density, dtype=np.float64)
+    m = len(y)
+    if m < 3 or not y.max() > 0:
+        return None
+    top = y.max()
+    peaks = [
+        i
+        for i in range(m)
+        if y[i] >= min_peak_fraction * top
+        and (i == 0 or y[i] > y[i - 1])
+        and (i == m - 1 or y[i] >= y[i + 1])
+    ]
+    if len(peaks) < 2:
+        return None
+    p0 = peaks[0]
+    p1 = max(peaks[1:], key=lambda i: y[i])
+    pos = np.arange(m, dtype=np.float64) if positions is None else np.asarray(positions)
+    if not pos[p1] > 0 or pos[p0] > peak_max_position * pos[p1]:
+        return None
+    v = p0 + int(np.argmin(y[p0 : p1 + 1]))
+    if y[v] > valley_max_ratio * min(y[p0], y[p1]):
+        return None
+    return v
+
+
+def _debris(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) -> None:
+    acq = events.acquisition
+    if "fsc_a" not in scatter:
+        st.flag("debris_skipped_no_fsc", "no FSC-A channel: debris not removed")
+        return
+    ch = acq.channels[scatter["fsc_a"]]
+    x = acq.events[:, ch.index]
+    n_kept = st.n_kept()
+    smp = K.kept_sample(x, st.keep, _stride(n_kept, s.stats_max_events))
+    if len(smp) < 100:
+        st.flag("debris_skipped_too_few_events", "too few events to find a debris threshold")
+        return
+    is_int = acq.keywords.get("$DATATYPE", "").strip().upper() == "I"
+    log_scale = bool(is_int and ch.log_decades > 0)
+    space = np.log10(smp[smp > 0]) if log_scale else smp
+    threshold: float | None = None
+    method = "valley"
+    if len(space) >= 100:
+        lo, hi = (float(v) for v in np.quantile(space, [0.001, 0.995]))
+        if hi > lo:
+            hist = K.kept_histogram(x, st.keep, lo, hi, s.debris_bins, log_scale)
+            dens = _smooth(hist, s.debris_smooth_bins)
+            centers = lo + (np.arange(s.debris_bins) + 0.5) * (hi - lo) / s.debris_bins
+            v = find_valley(
+                dens,
+                positions=10.0**centers if log_scale else centers,
+                min_peak_fraction=s.debris_min_peak_fraction,
+                peak_max_position=s.debris_peak_max_position,
+                valley_max_ratio=s.debris_valley_max_ratio,
+            )
+            if v is not None:
+                t = lo + (v + 0.5) * (hi - lo) / s.debris_bins
+                threshold = 10.0**t if log_scale else t
+    if threshold is None:
+        method = "fallback_quantile"
+        threshold = float(np.quantile(smp, s.debris_fallback_quantile))
+        st.flag(
+            "debris_threshold_fallback",
+            f"no FSC-A valley between debris and cells: threshold at the "
+            f"{100 * s.debris_fallback_quantile:g}% quantile",
+        )
+    threshold = _f32(threshold)
+    removed = int(K.remove_outside_range(x, st.keep, st.labels, threshold, np.inf, CODE_DEBRIS))
+    st.removed["debris"] = removed
+    gate = RectangleGate(
+        id="qc_nondebris",
+        parent=st.parent,
+        dimensions=(Dimension(channel=ch.name, compensated=False, transform=None),),
+        mins=(threshold,),
+        maxs=(None,),
+    )
+    st.gates.append(gate)
+    st.parent = gate.id
+    st.details["debris"] = {"method": method, "fsc_a_min": threshold, "log_scale": log_scale}
+    if n_kept and removed > s.debris_max_fraction * n_kept:
+        st.flag(
+            "high_debris_fraction",
+            f"{100.0 * removed / n_kept:.1f}% debris among singlets",
+        )
+
+
+# --------------------------------------------------------------------------------------
+# entry point
+# --------------------------------------------------------------------------------------
+def run_qc(events: Events, *, settings: QCSettings | None = None) -> QCResult:
+    """Run margin, time-stability, doublet and debris QC on one acquisition.
+
+    Parameters
+    ----------
+    events
+        Pre-processed events; raw linear scatter/Time values are read from
+        ``events.acquisition.events`` and display-scale signals from ``events.values``.
+    settings
+        Thresholds (defaults: :class:`QCSettings`).
+
+    Returns
+    -------
+    QCResult
+        Keep mask, labels, per-step removed counts, flags, gates and kept time intervals.
+    """
+    s = settings or QCSettings()
+    n = events.n_events
+    st = _State(n)
+    if n == 0:
+        st.flag("no_events", "the file holds no events")
+    else:
+        scatter = find_scatter(events.acquisition)
+        st.details["scatter_channels"] = {
+            k: events.acquisition.channels[v].name for k, v in scatter.items()
+        }
+        _margins(events, scatter, st, s)
+        _time(events, scatter, st, s)
+        _doublets(events, scatter, st, s)
+        _debris(events, scatter, st, s)
+    after = st.n_kept()
+    return QCResult(
+        keep=st.keep,
+        labels=st.labels,
+        removed=st.removed,
+        events_total=n,
+        events_after_qc=after,
+        flags=st.flags,
+        messages=st.messages,
+        gates=st.gates,
+        final_gate_id=st.parent,
+        time_intervals=st.time_intervals,
+        details=st.details,
+    )

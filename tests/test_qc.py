@@ -1,0 +1,525 @@
+"""Tests of cytomics.qc: margins, time stability, doublets, debris, gates == keep."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cytomics.errors import ConfigError
+from cytomics.fcs.model import Acquisition, Channel
+from cytomics.gating.gates import BooleanGate, PolygonGate, RectangleGate
+from cytomics.populations import LABEL_CODES
+from cytomics.preprocess.model import ChannelTransform, Events
+from cytomics.qc import QCSettings, find_scatter, find_valley, run_qc
+
+R = 262144.0
+QC_CODES = {LABEL_CODES[k] for k in ("margin", "time_unstable", "doublet", "debris")}
+KEPT = LABEL_CODES["unclassified"]
+
+
+# --------------------------------------------------------------------------------------
+# builders
+# --------------------------------------------------------------------------------------
+def make_acquisition(
+    cols: dict[str, np.ndarray],
+    *,
+    ranges: dict[str, float] | None = None,
+    keywords: dict[str, str] | None = None,
+    log_decades: dict[str, float] | None = None,
+) -> Acquisition:
+    names = list(cols)
+    ranges = ranges or {}
+    log_decades = log_decades or {}
+    chans = tuple(
+        Channel(
+            index=i,
+            name=nm,
+            marker=None,
+            range=float(ranges.get(nm, R)),
+            bits=32,
+            log_decades=float(log_decades.get(nm, 0.0)),
+            log_offset=1.0 if nm in log_decades else 0.0,
+        )
+        for i, nm in enumerate(names)
+    )
+    ev = np.ascontiguousarray(np.column_stack([cols[nm] for nm in names]).astype(np.float32))
+    kw = {"$TIMESTEP": "0.01", "$DATATYPE": "F"}
+    kw.update(keywords or {})
+    return Acquisition(
+        path=Path("synthetic.fcs"),
+        sha256="0" * 64,
+        fcs_version="3.1",
+        keywords=kw,
+        channels=chans,
+        events=ev,
+    )
+
+
+def to_events(acq: Acquisition, *, time_seconds: bool = True) -> Events:
+    """Display scale as the preprocess stage makes it: scatter raw/R, fluorescence arcsinh
+    scaled to ~[0, 1], Time untransformed."""
+    vals = np.empty_like(acq.events)
+    transforms = []
+    tcol = acq.time_channel()
+    for ch in acq.channels:
+        x = acq.events[:, ch.index].astype(np.float64)
+        if ch.index == tcol:
+            vals[:, ch.index] = x
+            transforms.append(ChannelTransform("none"))
+        elif ch.is_scatter:
+            vals[:, ch.index] = x / ch.range
+            transforms.append(ChannelTransform("linear", T=ch.range))
+        else:
+            vals[:, ch.index] = np.arcsinh(x / 150.0) / np.arcsinh(ch.range / 150.0)
+            transforms.append(ChannelTransform("logicle", T=ch.range))
+    ts = None
+    if time_seconds and tcol is not None:
+        ts = acq.events[:, tcol].astype(np.float64) * (acq.timestep or 1.0)
+    return Events(acquisition=acq, values=vals, transforms=tuple(transforms), time_seconds=ts)
+
+
+def synthetic(seed: int = 1, *, n_cells: int = 24000, debris: bool = True, width: bool = False):
+    """Events with known margin, time-disturbance, doublet and debris events.
+
+    Returns (events, truth) where truth is a uint8 label vector (first-step semantics).
+    """
+    rng = np.random.default_rng(seed)
+    n_dbl, n_deb = 1500, (2500 if debris else 0)
+    n_mfsc, n_mssc, n_neg = 200, 60, 23
+    kind = np.concatenate(
+        [
+            np.zeros(n_cells, np.int8),
+            np.full(n_dbl, 1, np.int8),
+            np.full(n_deb, 2, np.int8),
+            np.full(n_mfsc, 3, np.int8),
+            np.full(n_mssc, 4, np.int8),
+            np.full(n_neg, 5, np.int8),
+        ]
+    )
+    n = len(kind)
+    gran = rng.random(n) < 0.5
+    fsc_h = np.where(gran, rng.normal(90e3, 9e3, n), rng.normal(50e3, 5e3, n))
+    ssc = np.where(gran, rng.normal(120e3, 18e3, n), rng.normal(20e3, 4e3, n))
+    fsc_a = fsc_h * rng.normal(1.05, 0.03, n)
+    d = kind == 1
+    fsc_a[d] = fsc_h[d] * rng.normal(2.0, 0.12, d.sum())
+    d = kind == 2
+    fsc_a[d] = np.exp(rng.normal(np.log(8e3), 0.35, d.sum()))
+    fsc_h[d] = fsc_a[d] / rng.normal(1.05, 0.03, d.sum())
+    ssc[d] = np.exp(rng.normal(np.log(4e3), 0.5, d.sum()))
+    fsc_a[kind == 3] = R - 1
+    ssc[kind == 4] = R - 1
+    fsc_a[kind == 5] = -rng.uniform(1.0, 4.7, n_neg) * 1e6
+    fitc = np.exp(rng.normal(np.log(800), 0.8, n))
+    pe = np.exp(rng.normal(np.log(2000), 1.0, n))
+    # acquisition over 100 s; a disturbance [40, 46) s with 3x the flow rate and FITC x4
+    base = rng.uniform(0.0, 100.0, n)
+    extra = rng.random(n) < (12.0 / 100.0)  # ~12% of events go into the window
+    base[extra] = rng.uniform(40.0, 46.0, extra.sum())
+    order = np.argsort(base, kind="stable")
+    tsec = base[order]
+    cols = {
+        "FSC-A": fsc_a[order],
+        "FSC-H": np.maximum(fsc_h[order], 10.0),
+        "SSC-A": ssc[order],
+        "FITC-A": fitc[order],
+        "PE-A": pe[order],
+        "Time": tsec / 0.01,
+    }
+    kind = kind[order]
+    window = (tsec >= 40.0) & (tsec < 46.0)
+    cols["FITC-A"][window] *= 4.0
+    if width:
+        cols["FSC-W"] = cols["FSC-A"] / cols["FSC-H"] * 65536.0
+        del cols["FSC-H"]
+    truth = np.full(n, KEPT, np.uint8)
+    truth[kind == 2] = LABEL_CODES["debris"]
+    truth[kind == 1] = LABEL_CODES["doublet"]
+    truth[window] = LABEL_CODES["time_unstable"]
+    truth[kind >= 3] = LABEL_CODES["margin"]
+    return to_events(make_acquisition(cols)), truth
+
+
+# --------------------------------------------------------------------------------------
+# a tiny independent gate evaluator (Gating-ML semantics on raw float64 values)
+# --------------------------------------------------------------------------------------
+def _in_polygon(x: np.ndarray, y: np.ndarray, v: np.ndarray) -> np.ndarray:
+    inside = np.zeros(len(x), dtype=bool)
+    m = len(v)
+    for i in range(m):
+        x1, y1 = v[i]
+        x2, y2 = v[(i + 1) % m]
+        cond = (y1 > y) != (y2 > y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            xc = x1 + (y - y1) * (x2 - x1) / (y2 - y1)
+        inside ^= cond & (x < xc)
+    return inside
+
+
+def evaluate_gates(gates, acq: Acquisition) -> dict[str, np.ndarray]:
+    raw = acq.events.astype(np.float64)
+    col = {c.name: c.index for c in acq.channels}
+    out: dict[str, np.ndarray] = {}
+    for g in gates:
+        parent = np.ones(len(raw), bool) if g.parent is None else out[g.parent]
+        if isinstance(g, RectangleGate):
+            m = np.ones(len(raw), bool)
+            for d, lo, hi in zip(g.dimensions, g.mins, g.maxs, strict=True):
+                assert d.transform is None and not d.compensated
+                assert lo is not None or hi is not None
+                x = raw[:, col[d.channel]]
+                if lo is not None:
+                    m &= x >= lo
+                if hi is not None:
+                    m &= x < hi
+        elif isinstance(g, PolygonGate):
+            dx, dy = g.dimensions
+            m = _in_polygon(raw[:, col[dx.channel]], raw[:, col[dy.channel]], g.vertices)
+        elif isinstance(g, BooleanGate):
+            ops = [out[i] if not comp else ~out[i] for i, comp in g.operands]
+            if g.op == "or":
+                m = np.logical_or.reduce(ops)
+            elif g.op == "and":
+                m = np.logical_and.reduce(ops)
+            else:
+                m = ~ops[0]
+        else:  # pragma: no cover
+            raise AssertionError(type(g))
+        out[g.id] = parent & m
+    return out
+
+
+def check_invariants(res, acq: Acquisition) -> None:
+    n = acq.n_events
+    assert res.keep.shape == (n,) and res.keep.dtype == np.bool_
+    assert res.labels.shape == (n,) and res.labels.dtype == np.uint8
+    assert set(np.unique(res.labels)) <= QC_CODES | {KEPT}
+    np.testing.assert_array_equal(res.keep, res.labels == KEPT)
+    codes = {
+        "margins": "margin",
+        "time": "time_unstable",
+        "doublets": "doublet",
+        "debris": "debris",
+    }
+    for step, name in codes.items():
+        assert res.removed[step] == int(np.sum(res.labels == LABEL_CODES[name])), step
+    assert res.events_total == n
+    assert res.events_after_qc == int(res.keep.sum()) == n - sum(res.removed.values())
+    assert len(set(res.flags)) == len(res.flags)
+    assert all(f in res.messages for f in res.flags)
+    ids = [g.id for g in res.gates]
+    assert len(set(ids)) == len(ids)
+    if res.gates:
+        final = evaluate_gates(res.gates, acq)[res.final_gate_id]
+        mism = int(np.sum(final != res.keep))
+        assert mism == 0, f"{mism} events differ between gates and keep"
+    else:
+        assert res.keep.all()
+
+
+def prec_recall(removed: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+    tp = np.sum(removed & truth)
+    return tp / max(removed.sum(), 1), tp / max(truth.sum(), 1)
+
+
+# --------------------------------------------------------------------------------------
+# synthetic data
+# --------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def synth():
+    ev, truth = synthetic()
+    return ev, truth, run_qc(ev)
+
+
+def test_invariants_and_gate_chain(synth):
+    ev, _, res = synth
+    check_invariants(res, ev.acquisition)
+    assert res.gates[0].id == "qc_margins"
+    assert res.final_gate_id == "qc_nondebris"
+    assert res.gates[-1].parent is not None
+
+
+def test_margins_exact(synth):
+    _, truth, res = synth
+    m = LABEL_CODES["margin"]
+    np.testing.assert_array_equal(res.labels == m, truth == m)
+
+
+@pytest.mark.parametrize(
+    ("name", "p_min", "r_min"),
+    [("time_unstable", 0.9, 0.85), ("doublet", 0.9, 0.85), ("debris", 0.9, 0.9)],
+)
+def test_step_precision_recall(synth, name, p_min, r_min):
+    _, truth, res = synth
+    c = LABEL_CODES[name]
+    p, r = prec_recall(res.labels == c, truth == c)
+    assert p >= p_min and r >= r_min, (name, p, r)
+
+
+def test_time_intervals_exclude_disturbance(synth):
+    _, _, res = synth
+    assert len(res.time_intervals) == 2
+    (a0, a1), (b0, b1) = res.time_intervals
+    assert a0 <= 1.0 and 38.0 <= a1 <= 40.5 and 45.5 <= b0 <= 48.0 and b1 >= 99.0
+    assert isinstance(next(g for g in res.gates if g.id == "qc_time"), BooleanGate)
+
+
+def test_no_flags_on_clean_synthetic(synth):
+    _, _, res = synth
+    assert not {"debris_threshold_fallback", "high_doublet_fraction"} & set(res.flags)
+
+
+def test_width_doublets():
+    ev, truth = synthetic(seed=3, width=True)
+    res = run_qc(ev)
+    check_invariants(res, ev.acquisition)
+    assert "doublets_by_width" in res.flags
+    c = LABEL_CODES["doublet"]
+    p, r = prec_recall(res.labels == c, truth == c)
+    assert p >= 0.9 and r >= 0.85
+
+
+def test_nmad_configurable():
+    ev, _ = synthetic(seed=4)
+    strict = run_qc(ev, settings=QCSettings(doublet_nmad=2.0))
+    loose = run_qc(ev, settings=QCSettings(doublet_nmad=8.0))
+    assert strict.removed["doublets"] > loose.removed["doublets"]
+    check_invariants(strict, ev.acquisition)
+    assert strict.details["doublets"]["ratio_max"] < loose.details["doublets"]["ratio_max"]
+
+
+def test_lower_ratio_limit_polygon_exact():
+    ev, _ = synthetic(seed=5)
+    res = run_qc(ev, settings=QCSettings(doublet_lower_nmad=3.0))
+    check_invariants(res, ev.acquisition)
+    assert res.details["doublets"]["ratio_min"] is not None
+
+
+def test_debris_fallback_without_debris():
+    ev, _ = synthetic(seed=6, debris=False)
+    res = run_qc(ev)
+    check_invariants(res, ev.acquisition)
+    assert "debris_threshold_fallback" in res.flags
+    frac = res.removed["debris"] / (res.events_after_qc + res.removed["debris"])
+    assert 0.002 < frac < 0.03
+
+
+def test_find_valley():
+    x = np.linspace(0, 1, 200)
+    bimodal = 0.5 * np.exp(-(((x - 0.05) / 0.03) ** 2)) + np.exp(-(((x - 0.5) / 0.08) ** 2))
+    v = find_valley(bimodal, min_peak_fraction=0.02, peak_max_position=0.35, valley_max_ratio=0.6)
+    assert v is not None and 0.08 < x[v] < 0.35
+    # two cell peaks (lymphocytes/granulocytes) without debris: no debris valley
+    cells = np.exp(-(((x - 0.3) / 0.05) ** 2)) + np.exp(-(((x - 0.6) / 0.05) ** 2))
+    assert (
+        find_valley(cells, min_peak_fraction=0.02, peak_max_position=0.35, valley_max_ratio=0.6)
+        is None
+    )
+
+
+# --------------------------------------------------------------------------------------
+# margins on pnr-nominal / integer data
+# --------------------------------------------------------------------------------------
+def _scatter_only(fsc_a, ssc_a, fsc_h, rng_r, **kw):
+    acq = make_acquisition(
+        {"FSC-A": fsc_a, "SSC-A": ssc_a, "FSC-H": fsc_h},
+        ranges=dict.fromkeys(("FSC-A", "SSC-A", "FSC-H"), rng_r),
+        **kw,
+    )
+    return to_events(acq)
+
+
+def test_pnr_nominal_no_false_margin_and_pile_detected():
+    rng = np.random.default_rng(7)
+    n = 10000
+    fsc = np.exp(rng.normal(np.log(400), 0.6, n))  # nominal $PnR 1000, values up to ~9x
+    ssc = np.exp(rng.normal(np.log(300), 0.8, n))
+    ev = _scatter_only(fsc, ssc, fsc / 1.05, 1000.0)
+    res = run_qc(ev)
+    check_invariants(res, ev.acquisition)
+    assert (ev.acquisition.events[:, 0] > 1000).sum() > 100
+    assert res.removed["margins"] == 0
+    # the same data with a saturation pile at a value far above $PnR
+    top = np.float32(fsc.max() * 1.01)
+    fsc2 = fsc.copy()
+    fsc2[:40] = top
+    ev2 = _scatter_only(fsc2, ssc, fsc / 1.05, 1000.0)
+    res2 = run_qc(ev2)
+    check_invariants(res2, ev2.acquisition)
+    assert res2.removed["margins"] == 40
+    assert "pile_at_max" in res2.details["margins"]["FSC-A"]["rules"]
+
+
+def test_integer_levels_not_a_pile():
+    rng = np.random.default_rng(8)
+    n = 20000
+    fsc = np.clip(np.round(rng.normal(500, 90, n)), 0, 1023)
+    ssc = np.clip(np.round(rng.normal(300, 80, n)), 0, 1023)
+    ev = _scatter_only(fsc, ssc, np.round(fsc / 1.05), 1024.0, keywords={"$DATATYPE": "I"})
+    res = run_qc(ev)
+    check_invariants(res, ev.acquisition)
+    assert res.removed["margins"] == 0
+    fsc[:300] = 1023  # saturation at the top channel
+    ev = _scatter_only(fsc, ssc, np.round(fsc / 1.05), 1024.0, keywords={"$DATATYPE": "I"})
+    res = run_qc(ev)
+    assert res.removed["margins"] >= 300
+    check_invariants(res, ev.acquisition)
+
+
+def test_fluorescence_margins_optional():
+    ev, _ = synthetic(seed=9)
+    acq = ev.acquisition
+    acq.events[:50, 3] = R - 1  # FITC-A saturation
+    off = run_qc(to_events(acq))
+    on = run_qc(to_events(acq), settings=QCSettings(margin_fluorescence=True))
+    check_invariants(on, acq)
+    assert on.removed["margins"] >= off.removed["margins"] + 40
+
+
+# --------------------------------------------------------------------------------------
+# robustness: time absent / constant / out of order, no scatter, few events
+# --------------------------------------------------------------------------------------
+def test_time_absent_constant_unordered():
+    ev, _ = synthetic(seed=10)
+    res = run_qc(to_events(ev.acquisition, time_seconds=False))
+    assert "time_qc_skipped_no_time" in res.flags and res.removed["time"] == 0
+    check_invariants(res, ev.acquisition)
+
+    acq = ev.acquisition
+    tcol = acq.time_channel()
+    saved = acq.events[:, tcol].copy()
+    acq.events[:, tcol] = 0.0
+    res = run_qc(to_events(acq))
+    assert "time_qc_skipped_constant_time" in res.flags and res.removed["time"] == 0
+    check_invariants(res, acq)
+
+    acq.events[:, tcol] = np.random.default_rng(0).permutation(saved)
+    res = run_qc(to_events(acq))
+    assert "time_qc_skipped_not_monotonic" in res.flags and res.removed["time"] == 0
+    check_invariants(res, acq)
+
+
+def test_stable_time_removes_nothing():
+    rng = np.random.default_rng(11)
+    n = 30000
+    h = rng.normal(60e3, 8e3, n)
+    cols = {
+        "FSC-A": h * rng.normal(1.05, 0.03, n),
+        "FSC-H": h,
+        "SSC-A": rng.normal(50e3, 10e3, n),
+        "FITC-A": np.exp(rng.normal(6, 1, n)),
+        "Time": np.sort(rng.uniform(0, 5000, n)),
+    }
+    ev = to_events(make_acquisition(cols))
+    res = run_qc(ev)
+    check_invariants(res, ev.acquisition)
+    assert res.removed["time"] == 0
+    assert len(res.time_intervals) == 1
+    assert not any(g.id.startswith("qc_time") for g in res.gates)
+
+
+def test_no_scatter_and_tiny_inputs():
+    rng = np.random.default_rng(12)
+    cols = {f"Yb{170 + i}Di": np.exp(rng.normal(3, 1, 800)) for i in range(5)}
+    cols["Time"] = np.sort(rng.uniform(0, 1e5, 800))
+    ev = to_events(make_acquisition(cols))
+    res = run_qc(ev)
+    check_invariants(res, ev.acquisition)
+    for f in (
+        "margins_skipped_no_scatter",
+        "doublets_skipped_no_fsc_pair",
+        "debris_skipped_no_fsc",
+    ):
+        assert f in res.flags
+    assert res.keep.all() and res.gates == []
+
+    empty = to_events(make_acquisition({"FSC-A": np.zeros(0), "FSC-H": np.zeros(0)}))
+    res = run_qc(empty)
+    assert res.events_total == 0 and "no_events" in res.flags
+
+
+def test_nan_scatter_is_margin():
+    ev, _ = synthetic(seed=13)
+    acq = ev.acquisition
+    acq.events[5, 0] = np.nan
+    res = run_qc(to_events(acq))
+    assert res.labels[5] == LABEL_CODES["margin"]
+    check_invariants(res, acq)
+
+
+def test_find_scatter_names():
+    acq = make_acquisition(
+        {
+            "FS INT": np.ones(3),
+            "FS PEAK": np.ones(3),
+            "SS INT": np.ones(3),
+            "FL1 INT": np.ones(3),
+            "TIME": np.ones(3),
+        }
+    )
+    assert find_scatter(acq) == {"fsc_a": 0, "fsc_h": 1, "ssc_a": 2}
+
+
+def test_settings_from_mapping():
+    s = QCSettings.from_mapping({"doublet_nmad": 5, "margin_fluorescence": True})
+    assert s.doublet_nmad == 5 and s.margin_fluorescence is True
+    assert QCSettings.from_mapping(None) == QCSettings()
+    with pytest.raises(ConfigError):
+        QCSettings.from_mapping({"doublet_mad": 4})
+    with pytest.raises(ConfigError):
+        QCSettings.from_mapping({"doublet_nmad": "four"})
+    with pytest.raises(ConfigError):
+        QCSettings.from_mapping({"margin_fluorescence": 1})
+    with pytest.raises(ConfigError):
+        QCSettings.from_mapping({"doublet_nmad": -1.0})
+
+
+# --------------------------------------------------------------------------------------
+# real corpus
+# --------------------------------------------------------------------------------------
+def read_corpus(path: Path) -> Events:
+    from cytomics.fcs import read_fcs
+
+    acq = read_fcs(path)
+    return to_events(acq)
+
+
+@pytest.mark.corpus
+def test_corpus_unstained_artefact_removed(corpus):
+    ev = read_corpus(
+        corpus / "cytoexplorerdata/inst/extdata/Compensation/Compensation-Unstained.fcs"
+    )
+    res = run_qc(ev)
+    check_invariants(res, ev.acquisition)
+    fsc = ev.acquisition.events[:, ev.acquisition.channel_index("FSC-A")]
+    art = fsc < -R
+    assert art.sum() == 23
+    assert np.all(res.labels[art] == LABEL_CODES["margin"])
+    assert res.removed["margins"] < 0.05 * res.events_total
+    assert res.events_after_qc > 0.5 * res.events_total
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize(
+    ("rel", "flag"),
+    [
+        ("cytoflow/docs/examples-basic/data/Saeys_11.fcs", "time_qc_skipped_not_monotonic"),
+        (
+            "cytoflow/cytoflow/tests/data/instruments/Partec - CyFlow v2.9.fcs",
+            "time_qc_skipped_constant_time",
+        ),
+        ("cytonorm/inst/extdata/Gates_PTLG021_Unstim_Control_1.fcs", "margins_skipped_no_scatter"),
+        ("flowcal/test/Data002.fcs", "doublets_skipped_no_fsc_pair"),
+        ("peacoqc/inst/extdata/111.fcs", None),
+        ("cytoflow/cytoflow/tests/data/module_examples/stabilize.fcs", None),
+    ],
+)
+def test_corpus_robust(corpus, rel, flag):
+    ev = read_corpus(corpus / rel)
+    res = run_qc(ev)
+    check_invariants(res, ev.acquisition)
+    if flag is not None:
+        assert flag in res.flags
+    assert res.events_after_qc > 0.3 * res.events_total
