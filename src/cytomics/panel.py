@@ -729,14 +729,31 @@ def rank_panels(
 
 
 def best_panel(
-    acquisition: Acquisition, panels: Iterable[Panel | str | Path] | None = None
+    acquisition: Acquisition,
+    panels: Iterable[Panel | str | Path] | None = None,
+    *,
+    min_score: float = 0.5,
 ) -> PanelScore | None:
     """The known panel a file looks like, judged by marker names in ``$PnS``.
 
-    Used to catch tubes saved under the wrong tube name. Returns ``None`` when no panel
-    marker is named in the file's ``$PnS`` (blank-label files cannot be identified).
+    Used to catch tubes saved under the wrong tube name.
+
+    Parameters
+    ----------
+    acquisition
+        The file.
+    panels
+        Panels (objects, names or paths) to consider; default: every panel in :func:`panels_dir`.
+    min_score
+        Minimum fraction of a panel's markers that must be named in ``$PnS`` (default 0.5).
+
+    Returns
+    -------
+    PanelScore or None
+        ``None`` when no panel reaches ``min_score`` (e.g. blank-``$PnS`` files, which cannot
+        be identified by channel names alone).
     """
     ranked = rank_panels(acquisition, panels)
-    if not ranked or ranked[0].by_name == 0:
+    if not ranked or ranked[0].by_name == 0 or ranked[0].score < min_score:
         return None
     return ranked[0]
