@@ -126,7 +126,7 @@ def _from_flowkit(path: Path) -> GatingInput:
     import flowkit
 
     try:
-        sample = flowkit.Sample(str(path))
+        sample = flowkit.Sample(str(path), ignore_offset_error=True)
     except Exception as exc:  # flowkit/flowio raise assorted errors for bad files
         raise FCSError(f"unreadable FCS file: {exc}", path=path) from exc
     spill = None
