@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import operator
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,7 +72,7 @@ class _DataSet:
 
     def max_range(self) -> float:
         best = 0.0
-        n = _lenient_int(self.keywords.get("$PAR")) or 0
+        n = min(_lenient_int(self.keywords.get("$PAR")) or 0, len(self.keywords))
         for i in range(1, n + 1):
             best = max(best, _lenient_float(self.keywords.get(f"$P{i}R")) or 0.0)
         return best
@@ -139,6 +140,16 @@ def _open(path: Path) -> tuple[BinaryIO, int]:
         fh.close()
         raise FCSError(f"cannot stat file ({exc.strerror or exc})", path=path) from None
     return fh, size
+
+
+def _chain_of(path: Path) -> list[_DataSet]:
+    fh, size = _open(path)
+    with fh:
+        try:
+            return _read_chain(fh, size=size, path=path)
+        except OSError as exc:
+            raise FCSError(f"I/O error while reading ({exc.strerror or exc})",
+                           path=path) from None
 
 
 def _sha256(fh: BinaryIO) -> str:
@@ -235,7 +246,11 @@ def _inherit_descriptive(chosen: _DataSet, sets: list[_DataSet]) -> list[str]:
 
 def _select(sets: list[_DataSet], data_set: int | None, path: Path) -> tuple[_DataSet, list[str]]:
     if data_set is not None:
-        if not isinstance(data_set, int) or not 0 <= data_set < len(sets):
+        try:
+            data_set = operator.index(data_set)
+        except TypeError:
+            raise TypeError(f"data_set must be an int, not {type(data_set).__name__}") from None
+        if not 0 <= data_set < len(sets):
             raise FCSError(
                 f"data set {data_set!r} requested but the file holds {len(sets)} data set(s) "
                 f"(valid: 0..{len(sets) - 1})",
@@ -333,6 +348,12 @@ def _plan(ds: _DataSet, path: Path, *, linearize: bool) -> _Plan:
             f"$DATATYPE={datatype!r} is not supported (only I, F and D)", path=path
         )
     n_par = _require_int(kw, "$PAR", path, minimum=1)
+    if n_par > len(kw):  # every parameter needs at least $PnB and $PnR: guards absurd $PAR
+        raise FCSTextError(
+            f"$PAR={n_par} but TEXT holds only {len(kw)} keywords (too few to describe "
+            f"{n_par} parameters)",
+            path=path,
+        )
     n_tot = _tot(ds, path, notes)
 
     widths: list[int] = []
@@ -498,9 +519,7 @@ def list_data_sets(path: str | Path) -> list[DataSetInfo]:
         (or a subclass) when the first data set cannot be read.
     """
     p = Path(path)
-    fh, size = _open(p)
-    with fh:
-        sets = _read_chain(fh, size=size, path=p)
+    sets = _chain_of(p)
     return [
         DataSetInfo(index=d.index, offset=d.base, fcs_version=d.header.version,
                     n_events=_lenient_int(d.keywords.get("$TOT")),
@@ -528,9 +547,7 @@ def read_fcs_header_text(
         merged, first occurrence kept).
     """
     p = Path(path)
-    fh, size = _open(p)
-    with fh:
-        sets = _read_chain(fh, size=size, path=p)
+    sets = _chain_of(p)
     chosen, _ = _select(sets, data_set, p)
     return chosen.header.version, dict(chosen.keywords)
 
