@@ -81,16 +81,19 @@ class AlotGatingSettings:
     lymph_cd45_position, mono_cd45_position
         Lowest CD45 (fraction of the way from neutrophil to lymphocyte CD45 peak) of
         lymphocytes / monocytes.
-    cd45neg_cd45_gap
-        CD45-negative events: CD45 below the lymphocyte peak by more than this many
-        lymphocyte-to-neutrophil CD45 distances.
-    abnormal_blast_min_fraction
-        A blast-region cluster holding at least this fraction of nucleated events is called
-        an abnormal blast population even when its phenotype looks like a normal precursor.
-    precursor_max_fraction
-        CD19+ cyCD79a+ (hematogone-like) or CD34+ myeloid events in the blast region are
-        taken as normal precursors while they stay below this fraction of nucleated events
-        and no abnormal cluster claims them.
+    cd45neg_position
+        CD45-negative region: CD45 below this fraction of the way from the unstained level
+        (negative peaks of the lineage markers) to the lymphocytes. Only lineage-negative
+        events of that region are called CD45-negative; lineage-positive ones join the blasts.
+    lymph_cd45_floor
+        A lymphocyte or monocyte density basin may extend down to this CD45 position
+        (0 neutrophils, 1 lymphocytes) when the density valley lies there.
+    b_abnormal_min_fraction
+        CD19+ cyCD79a+ events in the blast region (CD45 dim/negative, SSC low) are normal B
+        precursors (hematogones) unless they reach this fraction of nucleated events.
+    other_abnormal_min_fraction
+        Non-B events of the blast region (CD34+ myeloid precursors, basophils, ...) are
+        normal unless they reach this fraction of nucleated events.
     max_vertices
         Vertex budget of every polygon gate.
     min_population_events
@@ -115,9 +118,10 @@ class AlotGatingSettings:
     default_neutrophil_ssc_ratio: float = 9.0
     lymph_cd45_position: float = 0.62
     mono_cd45_position: float = 0.45
-    cd45neg_cd45_gap: float = 1.6
-    abnormal_blast_min_fraction: float = 0.12
-    precursor_max_fraction: float = 0.12
+    cd45neg_position: float = 0.3
+    lymph_cd45_floor: float = 0.3
+    b_abnormal_min_fraction: float = 0.10
+    other_abnormal_min_fraction: float = 0.03
     max_vertices: int = 24
     min_population_events: int = 10
     sample_events: int = 200_000
@@ -341,7 +345,13 @@ def gate_alot(
     is_mono = ~is_gran & (ratio_grid >= s.mono_ssc_ratio_min) & (c45 >= s.mono_cd45_position)
     is_lymph = ~is_gran & (ratio_grid < s.lymph_ssc_ratio_max) & (c45 >= s.lymph_cd45_position)
     is_lymph = is_lymph & ~is_mono
-    is_neg = ~is_gran & (c45 <= 1.0 - s.cd45neg_cd45_gap) & (ratio_grid < s.mono_ssc_ratio_min)
+    # CD45 negative: closer to the unstained level (negative peaks of the lineage markers)
+    # than to the lymphocytes.
+    unstained = [float(np.median(mk[m][~pos[m]])) for m in present if (~pos[m]).sum() > 20]
+    neg_level = float(np.median(unstained)) if unstained else float(np.quantile(x_s, 0.001))
+    cd45_cut = neg_level + s.cd45neg_position * (lymph[0] - neg_level)
+    xg = np.broadcast_to(xc, shape)
+    is_neg = ~is_gran & (xg < cd45_cut) & (ratio_grid < s.mono_ssc_ratio_min)
     grid[is_gran] = 2
     grid[is_eos] = 3
     grid[is_mono] = 1
@@ -351,16 +361,17 @@ def gate_alot(
     # basins refine the boundaries: a basin whose peak is named X takes its bins that are
     # named as a neighbouring *density-wise* population (lymph/blast/mono boundary follows
     # the valley, not a fixed line).
+    core = (np.abs(c45 - 1.0) <= 0.2) & (ratio_grid < s.lymph_ssc_ratio_max)
     for k, b in enumerate(info):
         ix, iy = (int(v[0]) for v in d2.bin_of(np.array([b["x"]]), np.array([b["y"]])))
         name = int(grid[ix, iy])
         members = blab == k
-        if name in (0, 5) :
-            flip = members & np.isin(grid, (0, 5))
-            grid[flip] = name
+        if name == 5:
+            grid[members & (grid == 0) & ~core] = 5
+        elif name == 0:
+            grid[members & (grid == 5) & (c45 >= s.lymph_cd45_floor)] = 0
         elif name == 1:
-            flip = members & np.isin(grid, (1, 5))
-            grid[flip] = name
+            grid[members & (grid == 5) & (c45 >= s.lymph_cd45_floor)] = 1
     grid[d2.density < s.floor_fraction * d2.density.max() * 0.25] = -1
     ev_region = grid[bx, by]
     del ev_basin
@@ -388,7 +399,7 @@ def gate_alot(
             continue
         if earlier:
             ops = [(gid, False)] + [(e, True) for e in earlier]
-            excl[name] = gb.boolean(f"alot_{name}", parent, "and", ops)
+            excl[name] = gb.boolean(f"alot_{name}_excl", parent, "and", ops)
         else:
             excl[name] = gid
         earlier.append(gid)
@@ -412,45 +423,69 @@ def gate_alot(
                  {"cyCD3": (T.get("cyCD3"), None), "smCD3": (None, T.get("smCD3"))})
     g_34 = rect("pheno_CD34", {"CD34": (T.get("CD34"), None)})
     g_mpo = rect("pheno_MPO", {"cyMPO": (T.get("cyMPO"), None)})
+    lin_neg_markers = [m for m in ("CD19", "cyCD79a", "CD34", "cyCD3", "cyMPO", "CD7")
+                       if m in present and np.isfinite(thr[m])]
+    g_linneg = (
+        gb.rectangle("pheno_lineage_negative", parent,
+                     {events.markers[m]: (None, thr[m]) for m in lin_neg_markers})
+        if lin_neg_markers else None
+    )
+    # CD45-low events: lineage negative -> CD45-negative (nucleated red cells etc.);
+    # lineage positive -> CD45-negative blasts.
+    low = excl.pop("cd45_negative", None)
+    low_pos = None
+    if low is not None and g_linneg is not None:
+        excl["cd45_negative"] = gb.boolean(
+            "alot_cd45_negative", parent, "and", [(low, False), (g_linneg, False)])
+        low_pos = gb.boolean(
+            "alot_cd45_low_lineage_pos", parent, "and", [(low, False), (g_linneg, True)])
+    elif low is not None:
+        excl["cd45_negative"] = low
+    if low_pos is not None:
+        region = excl.get("blast_region")
+        excl["blast_region"] = (
+            gb.boolean("alot_blast_candidates", parent, "or", [(region, False), (low_pos, False)])
+            if region is not None else low_pos
+        )
     masks = evaluate_gates(gb.gates, events, root_mask=keep)
 
     # 7. the abnormal blast cluster -----------------------------------------------------------
-    nucleated = int(keep.sum())
-    blast_gate = excl.get("blast_region")
+    nucleated = max(int(keep.sum()), 1)
+    cand = excl.get("blast_region")
     blast_parts: list[str] = []
     precursor_terms: list[tuple[str, int]] = []
-    if blast_gate is not None:
-        in_region = masks[blast_gate]
-        frac_region = in_region.sum() / max(nucleated, 1)
-        b_like = in_region & masks[g_b] if g_b else np.zeros(n, bool)
-        my_like = in_region & masks[g_34] & ~(masks[g_b] if g_b else False) if g_34 else None
-        frac_b = b_like.sum() / max(nucleated, 1)
-        normal_b = g_b is not None and frac_b < s.precursor_max_fraction and (
-            frac_region < s.abnormal_blast_min_fraction
-        )
-        normal_my = frac_region < s.abnormal_blast_min_fraction and not (
-            my_like is not None and my_like.sum() / max(nucleated, 1) >= s.precursor_max_fraction
-        )
-        if frac_region >= s.abnormal_blast_min_fraction:
-            blast_parts.append(blast_gate)
+    blast_lineage = "none"
+    if cand is not None:
+        m_c = masks[cand]
+        n_c = int(m_c.sum())
+        b_like = m_c & masks[g_b] if g_b else np.zeros(n, bool)
+        t_like = m_c & masks[g_tbl] if g_tbl else np.zeros(n, bool)
+        frac_b = float(b_like.sum()) / nucleated
+        frac_other = float(n_c - b_like.sum()) / nucleated
+        # hematogones (B-like) and a few CD34+ myeloid precursors are normal in marrow; an
+        # abnormal cluster outnumbers what normal marrow holds in the region
+        if frac_b >= s.b_abnormal_min_fraction and b_like.sum() >= 0.4 * n_c:
+            blast_lineage = "b"
+        elif frac_other >= s.other_abnormal_min_fraction:
+            blast_lineage = "t" if t_like.sum() >= 0.2 * (n_c - b_like.sum()) else "other"
+        elif frac_b >= s.b_abnormal_min_fraction:
+            blast_lineage = "b"
+        excluded: list[tuple[str, bool]] = [(cand, False)]
+        if g_b is not None and blast_lineage != "b":
+            gid = gb.boolean("alot_b_precursors", parent, "and", [(cand, False), (g_b, False)])
+            precursor_terms.append((gid, LABEL_CODES["b_precursors"]))
+            excluded.append((g_b, True))
+        if g_34 is not None and blast_lineage == "none":
+            ops = [(cand, False), (g_34, False)] + ([(g_b, True)] if g_b else [])
+            gid = gb.boolean("alot_myeloid_precursors", parent, "and", ops)
+            precursor_terms.append((gid, LABEL_CODES["myeloid_precursors"]))
+            excluded.append((g_34, True))
+        if blast_lineage == "none":
+            flags.append("no_abnormal_blast_cluster")
+        if len(excluded) > 1:
+            blast_parts.append(gb.boolean("alot_blast_region_other", parent, "and", excluded))
         else:
-            # small blast region: precursors when they look normal, blasts otherwise
-            excluded: list[tuple[str, bool]] = [(blast_gate, False)]
-            if normal_b and g_b:
-                gid = gb.boolean("alot_b_precursors", parent, "and", [(blast_gate, False), (g_b, False)])
-                precursor_terms.append((gid, LABEL_CODES["b_precursors"]))
-                excluded.append((g_b, True))
-            if normal_my and g_34:
-                ops = [(blast_gate, False), (g_34, False)]
-                if g_b:
-                    ops.append((g_b, True))
-                gid = gb.boolean("alot_myeloid_precursors", parent, "and", ops)
-                precursor_terms.append((gid, LABEL_CODES["myeloid_precursors"]))
-                excluded.append((g_34, True))
-            if len(excluded) > 1:
-                blast_parts.append(gb.boolean("alot_blast_region_other", parent, "and", excluded))
-            else:
-                blast_parts.append(blast_gate)
+            blast_parts.append(cand)
         masks = evaluate_gates(gb.gates, events, root_mask=keep)
     # phenotype of the blast cluster -> blasts hiding in the lymphocyte / monocyte gates
     blast_cluster = (
@@ -459,48 +494,43 @@ def gate_alot(
     n_blasts_core = int(blast_cluster.sum())
     in_lymph = excl.get("lymphocytes")
     in_mono = excl.get("monocytes")
-    if n_blasts_core >= s.min_population_events:
+    if blast_lineage != "none" and n_blasts_core >= s.min_population_events:
         def frac_pos(g: str | None) -> float:
             if g is None:
                 return 0.0
             return float((masks[g] & blast_cluster).sum()) / n_blasts_core
 
         if in_lymph is not None and g_tbl is not None and frac_pos(g_tbl) >= 0.3:
-            blast_parts.append(
-                gb.boolean("alot_tblasts_in_lymph", parent, "and", [(in_lymph, False), (g_tbl, False)])
-            )
+            blast_parts.append(gb.boolean(
+                "alot_tblasts_in_lymph", parent, "and", [(in_lymph, False), (g_tbl, False)]))
             flags.append("blasts_overlap_lymphocytes_resolved_by_lineage")
         if g_34 is not None and frac_pos(g_34) >= 0.3:
-            for reg in (in_lymph, in_mono):
+            for reg, tag in ((in_lymph, "lymph"), (in_mono, "mono")):
                 if reg is None:
                     continue
-                tag = "lymph" if reg == in_lymph else "mono"
-                blast_parts.append(
-                    gb.boolean(f"alot_cd34_blasts_in_{tag}", parent, "and", [(reg, False), (g_34, False)])
-                )
+                blast_parts.append(gb.boolean(
+                    f"alot_cd34_blasts_in_{tag}", parent, "and", [(reg, False), (g_34, False)]))
         if in_mono is not None and g_mpo is not None and frac_pos(g_mpo) >= 0.3:
             # MPO+ blasts overlapping monocytes: MPO at the blast level, above monocytes
-            mono_mpo = masks[in_mono]
             mcol = events.markers["cyMPO"]
-            vals = data[mono_mpo, mcol]
-            blast_mpo = data[blast_cluster, mcol]
+            vals = data[masks[in_mono], mcol]
+            blast_mpo = data[blast_cluster & masks[g_mpo], mcol]
             if vals.size > 20 and blast_mpo.size > 20:
-                cut = float(np.median(vals) + 0.5 * (np.median(blast_mpo) - np.median(vals)))
-                if np.median(blast_mpo) > np.median(vals) + 0.08:
+                mono_med, bl_med = float(np.median(vals)), float(np.median(blast_mpo))
+                if bl_med > mono_med + 0.08:
+                    cut = mono_med + 0.5 * (bl_med - mono_med)
                     g = gb.rectangle("pheno_MPO_blastlevel", parent, {mcol: (cut, None)})
-                    blast_parts.append(
-                        gb.boolean("alot_mpo_blasts_in_mono", parent, "and", [(in_mono, False), (g, False)])
-                    )
+                    blast_parts.append(gb.boolean(
+                        "alot_mpo_blasts_in_mono", parent, "and", [(in_mono, False), (g, False)]))
                     flags.append("blasts_overlap_monocytes_resolved_by_lineage")
-        if in_lymph is not None and g_b is not None and frac_pos(g_b) >= 0.5 and g_34 is not None:
-            # B blasts reaching the lymphocyte gate: CD19+ cyCD79a+ with CD34 (mature B are CD34-)
-            pass
-    if len(blast_parts) > 1:
-        blasts_gid = gb.boolean("alot_blasts", parent, "or", [(g, False) for g in blast_parts])
-    elif blast_parts:
-        blasts_gid = blast_parts[0]
-    else:
+    if blast_lineage == "none":
         blasts_gid = None
+        # a normal sample: what is left in the blast region is other normal cells
+    else:
+        if len(blast_parts) > 1:
+            blasts_gid = gb.boolean("alot_blasts", parent, "or", [(g, False) for g in blast_parts])
+        else:
+            blasts_gid = blast_parts[0] if blast_parts else None
     masks = evaluate_gates(gb.gates, events, root_mask=keep)
 
     # 8. terminal gates (disjoint) ------------------------------------------------------------
