@@ -516,3 +516,29 @@ def test_not_fcs_inputs(tmp_path: Path) -> None:
         assert info.value.path == path
         with pytest.raises(exc):
             read_fcs_header_text(path)
+
+
+def test_corrupted_bytes_never_crash(corpus: Path, tmp_path: Path) -> None:
+    """Random byte damage in HEADER/TEXT (and random cuts) gives data or a typed FCSError."""
+    rng = np.random.default_rng(7)
+    sources = [corpus / _row(s)["path"] for s in (
+        "gate_ref/data1.fcs", "variable_int_example.fcs", "Gallios.LMD", "cyflow_cube_8.fcs")]
+    blobs = [p.read_bytes() for p in sources]
+    path = tmp_path / "damaged.fcs"
+    specials = np.frombuffer(b"/\\|09 ", dtype=np.uint8)
+    for _ in range(300):
+        blob = bytearray(blobs[rng.integers(len(blobs))])
+        text_end = int(blob[18:26])
+        for _ in range(rng.integers(1, 7)):
+            i = int(rng.integers(0, text_end + 1))
+            blob[i] = int(rng.choice(specials)) if rng.random() < 0.5 else int(rng.integers(256))
+        if rng.random() < 0.2:
+            blob = blob[: int(rng.integers(len(blob)))]
+        path.write_bytes(bytes(blob))
+        try:
+            acq = read_fcs(path)
+        except FCSError as exc:
+            assert exc.path == path
+        else:
+            assert acq.events.dtype == np.float32
+            assert acq.events.shape == (int(float(acq.keywords["$TOT"])), len(acq.channels))
