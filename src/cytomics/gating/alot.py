@@ -482,6 +482,11 @@ def gate_alot(
             excluded.append((g_34, True))
         if blast_lineage == "none":
             flags.append("no_abnormal_blast_cluster")
+        lineage_gate = {"b": g_b, "t": g_tbl}.get(blast_lineage)
+        if lineage_gate is not None:
+            # lymphoid blasts carry their lineage marker: the rest of the region (monocyte
+            # tails, myeloid precursors, basophils) stays out of the blast count
+            excluded = [(cand, False), (lineage_gate, False)]
         if len(excluded) > 1:
             blast_parts.append(gb.boolean("alot_blast_region_other", parent, "and", excluded))
         else:
