@@ -23,7 +23,12 @@ from cytomics.errors import (
     FCSTruncatedError,
     FCSUnsupportedError,
 )
-from cytomics.fcs.reader import list_data_sets, read_fcs, read_fcs_header_text
+from cytomics.fcs.reader import (
+    list_data_sets,
+    read_fcs,
+    read_fcs_header_text,
+    read_fcs_metadata,
+)
 from cytomics.fcs.spillover import parse_spillover
 
 ROWS = corpus_rows()
@@ -358,6 +363,17 @@ def test_header_text_matches_full_read(corpus: Path) -> None:
     version, kw = read_fcs_header_text(corpus / row["path"])
     acq = _read(row["path"])
     assert version == acq.fcs_version and kw == acq.keywords
+
+
+def test_metadata_without_data(corpus: Path) -> None:
+    meta = read_fcs_metadata(corpus / _row("Gallios.LMD")["path"])
+    assert (meta.data_set, meta.n_events, meta.n_params) == (1, 26383, 5)
+    assert meta.channel_names() == ["FS-A", "SS-A", "FL1-A", "FL2-A", "TIME"]
+    assert meta.cytometer == "Gallios" and len(meta.data_sets) == 2
+    flowcore = read_fcs_metadata(corpus / _row("0877408774.B08")["path"])
+    assert flowcore.channel_names()[5] == "FL1-A" and flowcore.markers()[2] is None
+    truncated = corpus / _row("sample_header.fcs")["path"]  # DATA missing, TEXT intact
+    assert read_fcs_metadata(truncated).keywords["$CYT"] == "Aurora"
 
 
 # ------------------------------------------------------------------------ spillover

@@ -4,6 +4,7 @@ Public API
 ----------
 read_fcs(path, *, data_set=None, linearize=True) -> Acquisition
 read_fcs_header_text(path, *, data_set=None) -> (fcs_version, keywords)
+read_fcs_metadata(path, *, data_set=None) -> FCSMetadata   (no DATA read)
 list_data_sets(path) -> list[DataSetInfo]
 
 Decisions (each quirk handled adds a human-readable note to ``Acquisition.warnings``):
@@ -46,7 +47,14 @@ from cytomics.fcs._segments import HEADER_SIZE, Header, merge_keywords, parse_he
 from cytomics.fcs.model import Acquisition, Channel, Spillover
 from cytomics.fcs.spillover import spillover_from_keywords
 
-__all__ = ["DataSetInfo", "list_data_sets", "read_fcs", "read_fcs_header_text"]
+__all__ = [
+    "DataSetInfo",
+    "FCSMetadata",
+    "list_data_sets",
+    "read_fcs",
+    "read_fcs_header_text",
+    "read_fcs_metadata",
+]
 
 _MAX_DATA_SETS = 256
 #: Descriptive keywords a data set may inherit from a sibling data set of the same file
@@ -99,6 +107,59 @@ class DataSetInfo:
     fcs_version: str
     n_events: int | None
     n_params: int | None
+
+
+@dataclass(slots=True)
+class FCSMetadata:
+    """HEADER/TEXT metadata of one data set, read without touching DATA.
+
+    Attributes
+    ----------
+    path
+        The file.
+    fcs_version
+        HEADER version of the data set described.
+    keywords
+        Its TEXT keywords (same normalisation as :attr:`Acquisition.keywords`).
+    data_set
+        0-based index of the data set described.
+    data_sets
+        Every data set of the file.
+    warnings
+        Notes about TEXT quirks handled.
+    """
+
+    path: Path
+    fcs_version: str
+    keywords: dict[str, str]
+    data_set: int = 0
+    data_sets: tuple[DataSetInfo, ...] = ()
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def n_events(self) -> int | None:
+        """``$TOT`` (``None`` when missing/invalid)."""
+        return _lenient_int(self.keywords.get("$TOT"))
+
+    @property
+    def n_params(self) -> int | None:
+        """``$PAR`` (``None`` when missing/invalid)."""
+        return _lenient_int(self.keywords.get("$PAR"))
+
+    @property
+    def cytometer(self) -> str | None:
+        """``$CYT`` or ``None``."""
+        return self.keywords.get("$CYT") or None
+
+    def channel_names(self) -> list[str]:
+        """``$PnN`` for n = 1..$PAR (``""`` where missing)."""
+        n = min(self.n_params or 0, len(self.keywords))
+        return [self.keywords.get(f"$P{i}N", "") for i in range(1, n + 1)]
+
+    def markers(self) -> list[str | None]:
+        """``$PnS`` for n = 1..$PAR (``None`` where blank/missing)."""
+        n = min(self.n_params or 0, len(self.keywords))
+        return [self.keywords.get(f"$P{i}S", "") or None for i in range(1, n + 1)]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -518,14 +579,7 @@ def list_data_sets(path: str | Path) -> list[DataSetInfo]:
     FCSError
         (or a subclass) when the first data set cannot be read.
     """
-    p = Path(path)
-    sets = _chain_of(p)
-    return [
-        DataSetInfo(index=d.index, offset=d.base, fcs_version=d.header.version,
-                    n_events=_lenient_int(d.keywords.get("$TOT")),
-                    n_params=_lenient_int(d.keywords.get("$PAR")))
-        for d in sets
-    ]
+    return list(read_fcs_metadata(path, data_set=0).data_sets)
 
 
 def read_fcs_header_text(
@@ -546,10 +600,42 @@ def read_fcs_header_text(
         Keywords with names upper-cased and stripped, values stripped (supplemental TEXT
         merged, first occurrence kept).
     """
+    meta = read_fcs_metadata(path, data_set=data_set)
+    return meta.fcs_version, meta.keywords
+
+
+def read_fcs_metadata(path: str | Path, *, data_set: int | None = None) -> FCSMetadata:
+    """Cheap metadata read (HEADER + TEXT of every data set; DATA is not read or checked).
+
+    Parameters
+    ----------
+    path
+        FCS file.
+    data_set
+        As in :func:`read_fcs` (default: the data set :func:`read_fcs` would return).
+
+    Returns
+    -------
+    FCSMetadata
+
+    Raises
+    ------
+    FCSError
+        (or a subclass) when HEADER/TEXT cannot be read. A file whose DATA is truncated
+        still gives its metadata here; :func:`read_fcs` rejects it.
+    """
     p = Path(path)
     sets = _chain_of(p)
-    chosen, _ = _select(sets, data_set, p)
-    return chosen.header.version, dict(chosen.keywords)
+    chosen, notes = _select(sets, data_set, p)
+    infos = tuple(
+        DataSetInfo(index=d.index, offset=d.base, fcs_version=d.header.version,
+                    n_events=_lenient_int(d.keywords.get("$TOT")),
+                    n_params=_lenient_int(d.keywords.get("$PAR")))
+        for d in sets
+    )
+    return FCSMetadata(path=p, fcs_version=chosen.header.version,
+                       keywords=dict(chosen.keywords), data_set=chosen.index,
+                       data_sets=infos, warnings=[*chosen.notes, *notes])
 
 
 def read_fcs(
