@@ -6,7 +6,9 @@ Detector-to-channel rule (:func:`match_detectors`), applied per matrix detector,
 2. normalised equality, where normalising = strip, case-fold, drop a ``Comp-`` prefix and
    anything from ``" :: "`` on (FlowJo ``"FITC-A :: CD3"`` labels);
 3. equality after also dropping a trailing ``-A`` (area) on both sides; when several
-   channels match (``FITC``/``FITC-A``), the one whose own name ends in ``-A`` wins.
+   channels match (``FITC``/``FITC-A``), the one whose own name ends in ``-A`` wins;
+4. a bare integer ``n`` (some instruments, e.g. Accuri, list parameter numbers) is ``$PnN``
+   of parameter ``n`` (1-based) when no channel is named ``n``.
 
 Every detector must match exactly one channel and no channel may be used twice;
 otherwise :class:`~cytomics.errors.CompensationError` names the file and the detector.
@@ -274,6 +276,8 @@ def match_detectors(
             if len(hits) > 1:
                 area = [i for i in hits if _norm(channels[i].name).endswith("-a")]
                 hits = area if len(area) == 1 else hits
+        if not hits and det.strip().isdigit() and 1 <= int(det) <= len(channels):
+            hits = [int(det) - 1]
         if not hits:
             names = [c.name for c in channels]
             raise CompensationError(
