@@ -10,11 +10,14 @@
 
 Each step only looks at the events still kept; a removed event carries the label of the first
 step that removed it (:data:`cytomics.populations.LABEL_CODES`), survivors get
-``unclassified``. Every step that removes events also yields a gate (raw linear channel
-coordinates: ``Dimension(channel=$PnN, compensated=False, transform=None)``) whose parent is the
-previous step's gate, so that evaluating the chain on the raw events reproduces ``keep``
-exactly (Gating-ML 2.0 semantics: rectangle min inclusive, max exclusive; thresholds are
-float32-representable so float32 and float64 evaluators agree).
+``unclassified``. Every step that removes events also yields a gate whose parent is the
+previous step's gate, so that evaluating the chain reproduces ``keep`` exactly. Gates use
+``Dimension(channel=$PnN, compensated=False, transform=None)``, i.e. Gating-ML 2.0 / FlowKit
+*scale values*: raw linear values divided by ``$PnG`` (when not 0 or 1), and Time multiplied
+by ``$TIMESTEP`` (= ``Events.time_seconds``). Semantics: rectangle min inclusive, max
+exclusive; thresholds are representable in the column's dtype (float32 raw values) so float32
+and float64 evaluators agree; the singlet polygon matches the ratio rule up to float rounding
+of points lying exactly on its edges.
 
 Margin rule (documented for pnr-nominal instruments)
 ----------------------------------------------------
@@ -272,9 +275,11 @@ def _f32(v: float) -> float:
     return float(np.float32(v))
 
 
-def _f32_up(v: float) -> float:
-    """Smallest float32 value strictly greater than ``v`` (a float32 value)."""
-    return float(np.nextafter(np.float32(v), np.float32(np.inf)))
+def _next_up(v: float, x: np.ndarray) -> float:
+    """Smallest value of ``x``'s dtype strictly greater than ``v`` (a value of that dtype)."""
+    if x.dtype == np.float32:
+        return float(np.nextafter(np.float32(v), np.float32(np.inf)))
+    return float(np.nextafter(float(v), np.inf))
 
 
 def _norm(name: str) -> str:
@@ -332,6 +337,26 @@ def effective_range(channel: Channel, acquisition: Acquisition) -> float:
     return float(channel.range)
 
 
+def scale_column(acquisition: Acquisition, column: int) -> np.ndarray:
+    """Gating-ML/FlowKit *scale values* of a non-time channel: the raw linear column, divided
+    by ``$PnG`` when the gain is not 0 or 1 (float64 then, as FlowKit computes it)."""
+    ch = acquisition.channels[column]
+    x = acquisition.events[:, column]
+    if ch.gain not in (0.0, 1.0) and math.isfinite(ch.gain):
+        return x.astype(np.float64) / ch.gain
+    return x
+
+
+def _gain(ch: Channel) -> float:
+    return ch.gain if ch.gain not in (0.0, 1.0) and math.isfinite(ch.gain) else 1.0
+
+
+def _bound(v: float, x: np.ndarray) -> float:
+    """A threshold exactly representable in the dtype of ``x`` (so float32 and float64
+    evaluators of the exported gate agree)."""
+    return _f32(v) if x.dtype == np.float32 else float(v)
+
+
 def _stride(n: int, cap: int) -> int:
     return max(1, -(-n // cap))
 
@@ -377,8 +402,8 @@ def _pile(
         pile = int(K.count_in_range(x, keep, at, np.inf))
         lo, hi = band_edge, at
     else:  # lower pile: band above
-        pile = int(K.count_in_range(x, keep, -np.inf, _f32_up(at)))
-        lo, hi = _f32_up(at), band_edge
+        pile = int(K.count_in_range(x, keep, -np.inf, _next_up(at, x)))
+        lo, hi = _next_up(at, x), band_edge
     if pile < s.margin_spike_min_events or pile > s.margin_max_pile_fraction * n_kept:
         return False, pile
     cap = 200_000
@@ -403,7 +428,6 @@ def _margins(events: Events, scatter: dict[str, int], st: _State, s: QCSettings)
     if not cols:
         st.flag("margins_skipped_no_scatter", "no FSC-A/SSC-A/FSC-H channel: margins not checked")
         return
-    raw = acq.events
     n_kept = st.n_kept()
     dims: list[Dimension] = []
     mins: list[float | None] = []
@@ -411,9 +435,9 @@ def _margins(events: Events, scatter: dict[str, int], st: _State, s: QCSettings)
     detail: dict[str, Any] = {}
     for j in cols:
         ch = acq.channels[j]
-        x = raw[:, j]
+        x = scale_column(acq, j)
         lo_v, hi_v, nf = K.kept_extremes(x, st.keep)
-        rng = effective_range(ch, acq)
+        rng = effective_range(ch, acq) / _gain(ch)
         upper = math.inf
         lower = -math.inf
         why: list[str] = []
@@ -422,7 +446,7 @@ def _margins(events: Events, scatter: dict[str, int], st: _State, s: QCSettings)
             # $PnR is a real bound only when no value exceeds it (pnr-nominal: MACSQuant)
             bounded = rng > 0 and hi_v <= rng * (1.0 + s.margin_tolerance)
             if bounded and hi_v >= rng * (1.0 - s.margin_tolerance):
-                upper = _f32(rng * (1.0 - s.margin_tolerance))
+                upper = _bound(rng * (1.0 - s.margin_tolerance), x)
                 why.append("at_range")
             elif hi_v > med:
                 is_pile, _ = _pile(
@@ -432,13 +456,13 @@ def _margins(events: Events, scatter: dict[str, int], st: _State, s: QCSettings)
                     upper = hi_v
                     why.append("pile_at_max")
             if rng > 0:
-                lower = _f32(-s.margin_negative_factor * rng)
+                lower = _bound(-s.margin_negative_factor * rng, x)
             if s.margin_low_spike and lo_v < med:
                 is_pile, _ = _pile(
                     x, st.keep, lo_v, lo_v + s.margin_spike_band * (med - lo_v), n_kept, s
                 )
                 if is_pile:
-                    lower = max(lower, _f32_up(lo_v))
+                    lower = max(lower, _next_up(lo_v, x))
                     why.append("pile_at_min")
         if nf < len(x):  # NaN/inf are margin events: any finite bound excludes them
             if not math.isfinite(lower) and not math.isfinite(upper):
@@ -516,7 +540,10 @@ def _time(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) ->
     if events.time_seconds is None or tcol is None:
         st.flag("time_qc_skipped_no_time", "no usable Time channel: time stability not checked")
         return
-    t = acq.events[:, tcol]
+    # Gating-ML/FlowKit scale value of Time: raw x $TIMESTEP (float64), i.e. time_seconds
+    t = np.asarray(events.time_seconds, dtype=np.float64)
+    if t.shape != (len(st.keep),):
+        raise ValueError("events.time_seconds must hold one value per event")
     n_kept = st.n_kept()
     if n_kept < s.time_min_events:
         st.flag(
@@ -538,7 +565,7 @@ def _time(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) ->
         st.flag("time_qc_skipped_constant_time", "Time is constant: time stability not checked")
         return
     nbins = int(np.clip(n_kept // s.time_events_per_bin, s.time_min_bins, s.time_max_bins))
-    edges = np.unique(np.linspace(tmin, tmax, nbins + 1).astype(np.float32)).astype(np.float64)
+    edges = np.unique(np.linspace(tmin, tmax, nbins + 1))
     if len(edges) < s.time_min_bins + 1:
         st.flag("time_qc_skipped_low_resolution", "Time resolution too coarse for time QC")
         return
@@ -612,10 +639,9 @@ def _time(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) ->
             bad[idx[i:j]] = True
         i = j
     would = int(counts[bad].sum())
-    sec = _seconds_map(events, t)
     st.details["time"] = {
         "bins": nbins,
-        "bin_width_seconds": (tmax - tmin) / nbins * sec[0],
+        "bin_width_seconds": (tmax - tmin) / nbins,
         "median_events_per_bin": med_c,
         "bad_bins_rate": int(rate_bad.sum()),
         "bad_bins_signal": int(sig_bad.sum()),
@@ -627,10 +653,10 @@ def _time(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) ->
             "time_qc_not_applied_excessive",
             f"time QC would remove {100.0 * would / n_kept:.1f}% of events: not applied",
         )
-        st.time_intervals = [(_to_sec(sec, tmin), _to_sec(sec, tmax))]
+        st.time_intervals = [(tmin, tmax)]
         return
     if would == 0:
-        st.time_intervals = [(_to_sec(sec, tmin), _to_sec(sec, tmax))]
+        st.time_intervals = [(tmin, tmax)]
         return
     removed = int(K.remove_bad_time_bins(t, st.keep, st.labels, edges, bad, CODE_TIME))
     st.removed["time"] = removed
@@ -651,8 +677,8 @@ def _time(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) ->
     rects = []
     intervals = []
     for k, (b0, b1) in enumerate(runs):
-        lo = edges[b0] if b0 > 0 else None
-        hi = edges[b1 + 1] if b1 < nbins - 1 else None
+        lo = float(edges[b0]) if b0 > 0 else None
+        hi = float(edges[b1 + 1]) if b1 < nbins - 1 else None
         rects.append(
             RectangleGate(
                 id=f"qc_time_{k + 1}" if len(runs) > 1 else "qc_time",
@@ -662,9 +688,7 @@ def _time(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) ->
                 maxs=(hi,),
             )
         )
-        intervals.append(
-            (_to_sec(sec, tmin if lo is None else lo), _to_sec(sec, tmax if hi is None else hi))
-        )
+        intervals.append((tmin if lo is None else lo, tmax if hi is None else hi))
     st.time_intervals = intervals
     if len(rects) == 1:
         st.gates.append(rects[0])
@@ -684,23 +708,6 @@ def _time(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) ->
             "high_time_fraction",
             f"{100.0 * removed / len(st.keep):.1f}% of events in unstable acquisition time",
         )
-
-
-def _seconds_map(events: Events, t: np.ndarray) -> tuple[float, float]:
-    """(seconds per raw unit, offset) from the events' ``time_seconds``."""
-    ts = events.time_seconds
-    i0, i1 = int(np.argmin(t)), int(np.argmax(t))
-    dt = float(t[i1]) - float(t[i0])
-    if ts is not None and dt > 0:
-        a = (float(ts[i1]) - float(ts[i0])) / dt
-        if a > 0 and math.isfinite(a):
-            return a, float(ts[i0]) - a * float(t[i0])
-    step = events.acquisition.timestep
-    return (step if step else 1.0), 0.0
-
-
-def _to_sec(sec: tuple[float, float], v: float) -> float:
-    return float(sec[0] * v + sec[1])
 
 
 # --------------------------------------------------------------------------------------
@@ -733,10 +740,10 @@ def _doublets(events: Events, scatter: dict[str, int], st: _State, s: QCSettings
     n_kept = st.n_kept()
     stride = _stride(n_kept, s.stats_max_events)
     a_ch = acq.channels[scatter["fsc_a"]]
-    a = acq.events[:, a_ch.index]
+    a = scale_column(acq, a_ch.index)
     if "fsc_h" in scatter:
         h_ch = acq.channels[scatter["fsc_h"]]
-        h = acq.events[:, h_ch.index]
+        h = scale_column(acq, h_ch.index)
         off = float(s.doublet_ratio_offset)
         r = K.ratio_sample(a, h, st.keep, off, stride)
         if len(r) < 50:
@@ -786,7 +793,7 @@ def _doublets(events: Events, scatter: dict[str, int], st: _State, s: QCSettings
         }
     else:
         w_ch = acq.channels[scatter["fsc_w"]]
-        w = acq.events[:, w_ch.index]
+        w = scale_column(acq, w_ch.index)
         smp = K.kept_sample(w, st.keep, stride)
         if len(smp) < 50:
             st.flag("doublets_skipped_too_few_events", "too few events to estimate FSC-W")
@@ -795,8 +802,12 @@ def _doublets(events: Events, scatter: dict[str, int], st: _State, s: QCSettings
         if not mad > 0:
             st.flag("doublets_skipped_degenerate", "FSC-W has no spread")
             return
-        upper = _f32(med + s.doublet_nmad * mad)
-        lower = _f32(med - s.doublet_lower_nmad * mad) if s.doublet_lower_nmad is not None else None
+        upper = _bound(med + s.doublet_nmad * mad, w)
+        lower = (
+            _bound(med - s.doublet_lower_nmad * mad, w)
+            if s.doublet_lower_nmad is not None
+            else None
+        )
         removed = int(
             K.remove_outside_range(
                 w, st.keep, st.labels, -math.inf if lower is None else lower, upper, CODE_DOUBLET
@@ -900,7 +911,7 @@ def _debris(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) 
         st.flag("debris_skipped_no_fsc", "no FSC-A channel: debris not removed")
         return
     ch = acq.channels[scatter["fsc_a"]]
-    x = acq.events[:, ch.index]
+    x = scale_column(acq, ch.index)
     n_kept = st.n_kept()
     smp = K.kept_sample(x, st.keep, _stride(n_kept, s.stats_max_events))
     if len(smp) < 100:
@@ -935,7 +946,7 @@ def _debris(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) 
             f"no FSC-A valley between debris and cells: threshold at the "
             f"{100 * s.debris_fallback_quantile:g}% quantile",
         )
-    threshold = _f32(threshold)
+    threshold = _bound(threshold, x)
     removed = int(K.remove_outside_range(x, st.keep, st.labels, threshold, np.inf, CODE_DEBRIS))
     st.removed["debris"] = removed
     gate = RectangleGate(

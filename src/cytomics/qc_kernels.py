@@ -122,8 +122,8 @@ def time_bin_stats(t, keep, edges, values, cols, los, his, nlev):  # pragma: no 
 
     Parameters
     ----------
-    t : float32[:]
-        Raw time values.
+    t : float64[:]
+        Time in seconds (``Events.time_seconds``).
     keep : bool[:]
         Events taken into account.
     edges : float64[nbins + 1]
