@@ -32,6 +32,7 @@ from cytomics.gating.gatingml import (
     read_gatingml,
     sanitize_id,
     transform_table,
+    write_gatingml,
 )
 from cytomics.preprocess.model import ChannelTransform, Events
 
@@ -254,9 +255,11 @@ def test_export_round_trip_flowkit(corpus, tmp_path, compensation):
     gates = _round_trip_gates(values, ev)
     table = transform_table([c.name for c in ev.acquisition.channels], ev.transforms)
     xml = tmp_path / "gates.xml"
-    ids = export_gatingml(
+    ids = write_gatingml(
         gates, xml, transforms=table, spillover=ev.spillover, compensation=compensation
     )
+    # the pipeline entry point writes the same document from the Events alone
+    assert export_gatingml(gates, ev, compensation=compensation) == xml.read_text()
     assert ids["Cells 1"] == "Cells_1"
     assert all(re.fullmatch(r"[A-Za-z_][\w.\-]*", v) for v in ids.values())
 
@@ -318,7 +321,7 @@ def test_export_reimport_preserves_geometry(tmp_path):
         ),
     ]
     path = tmp_path / "g.xml"
-    export_gatingml(
+    write_gatingml(
         gates, path, transforms={"logicle_FL1-H": lg, "logicle_FL2-H": lg}, spillover=spill
     )
     s = read_gatingml(path)

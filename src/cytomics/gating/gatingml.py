@@ -36,7 +36,7 @@ from cytomics.gating.gates import (
     PolygonGate,
     RectangleGate,
 )
-from cytomics.preprocess.model import ChannelTransform
+from cytomics.preprocess.model import ChannelTransform, Events
 
 __all__ = [
     "NS_DATATYPE",
@@ -52,6 +52,7 @@ __all__ = [
     "read_gatingml",
     "sanitize_id",
     "transform_table",
+    "write_gatingml",
 ]
 
 NS_GATING = "http://www.isac-net.org/std/Gating-ML/v2.0/gating"
@@ -679,7 +680,7 @@ def gatingml_string(
     return text, ids
 
 
-def export_gatingml(
+def write_gatingml(
     gates: Sequence[Gate],
     path: str | Path,
     *,
@@ -703,3 +704,35 @@ def export_gatingml(
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(out)
     return ids
+
+
+def export_gatingml(gates: Sequence[Gate], events: Events, *, compensation: str = "matrix") -> str:
+    """Gating-ML 2.0 text of gates drawn on ``events`` (DESIGN §8 ``gates.xml``).
+
+    The transforms table comes from ``events.transforms`` (keys ``"<kind>_<$PnN>"``, see
+    :func:`transform_table`) and the compensated dimensions reference ``events.spillover``
+    (embedded as a ``spectrumMatrix``, or ``compensation="FCS"`` when it is the file's own
+    matrix and the consumer should read it from the file).
+
+    Parameters
+    ----------
+    gates
+        Gates whose dimensions name ``$PnN`` channels of ``events``.
+    events
+        The pre-processed events the gates were drawn on.
+    compensation
+        ``"matrix"`` (default) or ``"FCS"``.
+
+    Returns
+    -------
+    str
+        The XML document.
+    """
+    channels = [ch.name for ch in events.acquisition.channels]
+    text, _ = gatingml_string(
+        gates,
+        transforms=transform_table(channels, events.transforms),
+        spillover=events.spillover,
+        compensation=compensation,
+    )
+    return text
