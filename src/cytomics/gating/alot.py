@@ -271,6 +271,7 @@ def gate_alot(
     keep = np.asarray(qc.keep, dtype=bool)
     qc_gates = list(getattr(qc, "gates", []) or [])
     parent = qc_gates[-1].id if qc_gates else None
+    ext = {parent: keep} if parent is not None else {}  # the QC chain's events = keep
     flags: list[str] = []
 
     nuc_idx = np.flatnonzero(keep)
@@ -389,7 +390,7 @@ def gate_alot(
         if len(poly) < 3:
             continue
         region_gate[name] = gb.polygon(f"alot_{name}_region", parent, cx, cy, poly)
-    masks = evaluate_gates(gb.gates, events, root_mask=keep)
+    masks = evaluate_gates(gb.gates, events, root_mask=keep, external=ext)
     excl: dict[str, str] = {}
     earlier: list[str] = []
     for r in order:
@@ -403,7 +404,7 @@ def gate_alot(
         else:
             excl[name] = gid
         earlier.append(gid)
-    masks = evaluate_gates(gb.gates, events, root_mask=keep)
+    masks = evaluate_gates(gb.gates, events, root_mask=keep, external=ext)
 
     # 6. phenotype gates (rectangles on the lineage markers) --------------------------------
     def rect(gid: str, bounds: dict[str, tuple[float | None, float | None]]) -> str | None:
@@ -447,7 +448,7 @@ def gate_alot(
             gb.boolean("alot_blast_candidates", parent, "or", [(region, False), (low_pos, False)])
             if region is not None else low_pos
         )
-    masks = evaluate_gates(gb.gates, events, root_mask=keep)
+    masks = evaluate_gates(gb.gates, events, root_mask=keep, external=ext)
 
     # 7. the abnormal blast cluster -----------------------------------------------------------
     nucleated = max(int(keep.sum()), 1)
@@ -491,7 +492,7 @@ def gate_alot(
             blast_parts.append(gb.boolean("alot_blast_region_other", parent, "and", excluded))
         else:
             blast_parts.append(cand)
-        masks = evaluate_gates(gb.gates, events, root_mask=keep)
+        masks = evaluate_gates(gb.gates, events, root_mask=keep, external=ext)
     # phenotype of the blast cluster -> blasts hiding in the lymphocyte / monocyte gates
     blast_cluster = (
         np.logical_or.reduce([masks[g] for g in blast_parts]) if blast_parts else np.zeros(n, bool)
@@ -536,7 +537,7 @@ def gate_alot(
             blasts_gid = gb.boolean("alot_blasts", parent, "or", [(g, False) for g in blast_parts])
         else:
             blasts_gid = blast_parts[0] if blast_parts else None
-    masks = evaluate_gates(gb.gates, events, root_mask=keep)
+    masks = evaluate_gates(gb.gates, events, root_mask=keep, external=ext)
 
     # 8. terminal gates (disjoint) ------------------------------------------------------------
     terms: list[tuple[str, int]] = []
@@ -565,7 +566,7 @@ def gate_alot(
         terms.append((gid, code))
     if blasts_gid is not None:
         terms.append((blasts_gid, LABEL_CODES["blasts"]))
-    masks = evaluate_gates(gb.gates, events, root_mask=keep)
+    masks = evaluate_gates(gb.gates, events, root_mask=keep, external=ext)
 
     base = np.asarray(qc.labels, dtype=np.uint8).copy()
     base[keep] = LABEL_CODES["unclassified"]
