@@ -175,6 +175,7 @@ def simulate_case(
     debris_fraction: float | None = None,
     doublet_fraction: float | None = None,
     disturbance: bool | None = None,
+    genetics: dict | None = None,
     fil: str | None = None,
 ) -> SimulatedCase:
     """Simulate one FCS data set in memory.
@@ -206,6 +207,8 @@ def simulate_case(
         ``"BM"`` or ``"PB"`` (default BM; PB for ``normal_pb``).
     debris_fraction, doublet_fraction, disturbance
         Override the sample-level artefact rates / force a flow disturbance on or off.
+    genetics
+        Override the patient's drawn genetics (``dna_index``, ``etv6_runx1``, ``bcr_abl1``).
     fil
         ``$FIL`` keyword (default ``<patient>_<panel>_<timepoint>.fcs``).
 
@@ -221,7 +224,8 @@ def simulate_case(
     plan = build_plan(kind, seed=seed, n_events=n_events, blast_fraction=blast_fraction,
                       variant=variant, panel=panel, timepoint=timepoint, patient_id=patient_id,
                       specimen=specimen, debris_fraction=debris_fraction,
-                      doublet_fraction=doublet_fraction, disturbance=disturbance)
+                      doublet_fraction=doublet_fraction, disturbance=disturbance,
+                      genetics_override=genetics)
     events = np.empty((plan.n_events, len(plan.channels)), dtype=np.float32)
     labels = np.empty(plan.n_events, dtype=np.uint8)
     pos, t_end = 0, 0.0
@@ -295,6 +299,8 @@ def simulate_to_file(kind: str, path: str | Path, *, seed: int, n_events: int,
     """
     path = Path(path)
     fil = options.pop("fil", None) or path.name
+    if "genetics" in options:
+        options["genetics_override"] = options.pop("genetics")
     plan = build_plan(kind, seed=seed, n_events=n_events, **options)
     labels = np.empty(plan.n_events, dtype=np.uint8)
     state = {"pos": 0, "t_end": 0.0}

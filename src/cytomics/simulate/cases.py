@@ -231,6 +231,7 @@ def build_plan(
     debris_fraction: float | None = None,
     doublet_fraction: float | None = None,
     disturbance: bool | None = None,
+    genetics_override: dict | None = None,
 ) -> CasePlan:
     """Build the :class:`CasePlan` of one file (see :func:`cytomics.simulate.simulate_case`)."""
     if kind not in CASE_KINDS:
@@ -281,7 +282,12 @@ def build_plan(
             }
             if di_hyper:
                 blast = replace(blast, markers={**blast.markers, "SYTO41": Level(0.67, 0.03)})
-    elif blast_fraction:
+    if genetics_override:
+        unknown = set(genetics_override) - set(genetics)
+        if unknown:
+            raise ConfigError(f"unknown genetics keys {sorted(unknown)}")
+        genetics = {**genetics, **genetics_override}
+    if lineage == "no_abnormal_blasts" and blast_fraction:
         raise ConfigError(f"kind {kind!r} has no abnormal blasts; blast_fraction must be 0/None")
     total = sum(normal.values())
     pops: list[tuple[str, PopSpec, float]] = [
