@@ -33,6 +33,17 @@ For each margin channel, over the events still kept, with ``R`` the channel's ef
 * *lower*: events below ``-margin_negative_factor * R`` (pulse-processing artefacts such as the
   23 FSC-A < -4.7e6 events of CytoExploreR ``Compensation-Unstained.fcs``) and, with
   ``margin_low_spike``, a pile at the minimum.
+
+Flags (``QCResult.flags``; human text in ``QCResult.messages``)
+----------------------------------------------------------------
+Skipped steps: ``margins_skipped_no_scatter``, ``time_qc_skipped_no_time``,
+``time_qc_skipped_too_few_events``, ``time_qc_skipped_not_monotonic``,
+``time_qc_skipped_constant_time``, ``time_qc_skipped_low_resolution``,
+``time_qc_not_applied_excessive``, ``doublets_skipped_no_fsc_pair``,
+``doublets_skipped_too_few_events``, ``doublets_skipped_degenerate``, ``debris_skipped_no_fsc``,
+``debris_skipped_too_few_events``, ``no_events``. Method notes: ``doublets_by_width``,
+``debris_threshold_fallback``. Large removals: ``high_margin_fraction``,
+``high_time_fraction``, ``high_doublet_fraction``, ``high_debris_fraction``.
 """
 
 from __future__ import annotations
