@@ -527,3 +527,81 @@ def test_optional_marker_may_be_absent(tmp_path: Path) -> None:
     m2 = match_panel(acq([*SCATTER, *ALOT_CHANNELS, ("BV605-A", "HLA-DR")]), panel)
     assert m2.missing_optional == ("CD56",)
     assert any("CD56" in w and "HLA-DR" in w for w in m2.warnings)
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [
+        ("CD19;APC-H7;780/60@640/A", "CD19"),  # marker;fluorochrome;filter@laser labels
+        ("CD22-PC5", "CD22"),
+        ("CD7 RD1", "CD7"),
+        ("cd45 VioBlue-A", "CD45"),
+        ("IL-12", "IL12"),
+        ("L/D", "Live/Dead"),
+    ],
+)
+def test_marker_key_real_world_labels(text: str, canonical: str) -> None:
+    assert marker_key(text) == marker_key(canonical) is not None
+
+
+@pytest.mark.parametrize("text", ["Alexa Fluor™ 405-A", "PacOrange-A", "Ax700-A", "Qdot605-A"])
+def test_detector_names_in_pns_are_blank(text: str) -> None:
+    assert marker_key(text) is None
+
+
+def test_pns_repeating_pnn_counts_as_blank() -> None:
+    a = acq([*SCATTER, *[(n, n) for n, _ in ALOT_CHANNELS]])  # $PnS == $PnN
+    m = match_panel(a, "alot")
+    assert set(m.methods.values()) == {"channel-alias"}
+    assert names(a, m.markers) == ALOT_EXPECTED
+
+
+def test_channel_alias_priority_follows_yaml_order() -> None:
+    # bfm CD38: Alexa700-A is listed before APC-Cy7-A; both blank -> Alexa700-A
+    a = acq(
+        [
+            ("FSC-A", None),
+            ("FSC-W", None),
+            ("SSC-A", None),
+            ("APC-Cy7-A", None),
+            ("FITC-A", "CD20"),
+            ("PE-A", "CD10"),
+            ("PerCP-A", "CD45"),
+            ("PE-Cy7-A", "CD34"),
+            ("PacificBlue-A", "Syto 41"),
+            ("APC-A", "CD19"),
+            ("Alexa700-A", None),
+        ]
+    )
+    m = match_panel(a, "bfm_bcp_mrd")
+    assert a.channels[m.markers["CD38"]].name == "Alexa700-A"
+    assert m.methods["CD38"] == "channel-alias"
+
+
+def test_many_other_named_markers_do_not_look_like_a_panel() -> None:
+    # a large panel that happens to include 5 of the 8 ALOT markers is not "an ALOT tube"
+    others = [(f"Ch{i}-A", f"CD{100 + i}") for i in range(12)]
+    a = acq([*SCATTER, *ALOT_CHANNELS[:5], *others])
+    score = rank_panels(a, ["alot"])[0]
+    assert score.by_name == 5 and score.unexplained == 12
+    assert best_panel(a, ["alot"]) is None
+    assert "12 other named channel(s)" in score.describe()
+
+
+def test_real_aieop_bfm_mrd_tube_from_corpus(corpus: Path) -> None:
+    """fcsparser's FACSDiva test file is a real AIEOP-BFM B-ALL MRD tube (with Syto 41)."""
+    from cytomics.fcs import read_fcs
+
+    a = read_fcs(
+        corpus / "fcsparser/fcsparser/tests/data/FlowCytometers/FACS_Diva/facs_diva_test.fcs"
+    )
+    m = match_panel(a, "bfm_bcp_mrd")
+    assert set(m.methods.values()) == {"PnS"}
+    assert all(r.on_expected_channel for r in m.records.values()) and m.warnings == ()
+    assert a.channels[m.markers["SYTO41"]].name == "PacificBlue-A"
+    assert set(m.scatter) >= {"FSC-A", "FSC-W", "SSC-A"}
+    best = best_panel(a)
+    assert best is not None and best.panel == "bfm_bcp_mrd" and best.score == 1.0
+    for other in ("alot", "bcp_all_mrd_tube1", "bcp_all_mrd_tube2"):
+        with pytest.raises(PanelMismatchError):
+            match_panel(a, other)

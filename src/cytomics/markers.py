@@ -109,6 +109,7 @@ _SYNONYMS = {
 _INCOMPLETE = frozenset(
     {
         "cd",
+        "il",
         "hla",
         "syto",
         "tcr",
@@ -147,6 +148,14 @@ _FLUOR_PATTERNS = [
     r"\bbb\d{3}\b",
     r"\boc\d{3}\b",
     r"\bkrome[\s_.-]*orange\b",
+    r"\bpac(?:ific)?[\s_.-]*(?:blue|orange)\b",
+    r"\bvio[\s_.-]*(?:blue|green|bright[\s_.-]*\w+)\b",
+    r"\bax[\s_.-]*\d{3}\b",
+    r"\balexa[\s_.-]*\d{3}\b",
+    r"\bq[\s_.-]*dot[\s_.-]*\d{3}\b",
+    r"\bpe[\s_.-]*tr\b",
+    r"\bpc[\s_.-]*(?:5[\s_.-]*5|5|7)\b",
+    r"\brd1\b",
     r"\bfitc\b",
     r"\bpercp\b",
     r"\bapc\b",
@@ -154,6 +163,7 @@ _FLUOR_PATTERNS = [
     r"\becd\b",
 ]
 _FLUOR_RE = re.compile("|".join(f"(?:{p})" for p in _FLUOR_PATTERNS))
+_FILTER_SPEC_RE = re.compile(r"\d{3}/\d{1,3}\s*@\s*\d{3}")
 _DETECTOR_SUFFIX_RE = re.compile(r"[\s_-][ahw]$")
 _STRONG_SEP_RE = re.compile(r"[+/,;&]")
 _WEAK_SEP_RE = re.compile(r"[\s_.\-()\[\]:]+")
@@ -266,11 +276,13 @@ def marker_key(text: str | None) -> MarkerKey | None:
     """
     if text is None:
         return None
-    s = text.strip()
+    s = text.strip().replace("™", "").replace("®", "")
     for greek, latin in _GREEK.items():
         s = s.replace(greek, latin).replace(greek.upper(), latin)
     s = s.lower()
-    if s.replace("/", "").replace(" ", "") == "livedead":  # "Live/Dead" is one reagent
+    if _FILTER_SPEC_RE.search(s):  # "CD19;APC-H7;780/60@640/A": marker;fluor;filter@laser
+        s = s.split(";")[0]
+    if s.replace("/", "").replace(" ", "") in {"livedead", "ld"}:  # one reagent
         s = "livedead"
     s = re.sub(r"7[\s_.-]*aad", "7aad", s)
     stripped = _FLUOR_RE.sub(" ", s).strip()

@@ -496,6 +496,7 @@ class _Resolution:
     missing_optional: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)  # required markers
     warnings: list[str] = field(default_factory=list)
+    unexplained: int = 0  # named fluorescence channels the panel does not use
 
 
 def _describe_channel(ch: Channel) -> str:
@@ -519,7 +520,7 @@ def _pick(cands: list[Channel], spec: MarkerSpec) -> list[Channel]:
 def _resolve(acq: Acquisition, panel: Panel) -> _Resolution:
     res = _Resolution()
     fluor = [ch for ch in acq.channels if not ch.is_scatter and not ch.is_time]
-    keys = {ch.index: marker_key(ch.marker) for ch in acq.channels}
+    keys = {ch.index: _pns_key(ch) for ch in acq.channels}
     claimed: dict[int, str] = {}
 
     def fail(spec: MarkerSpec, message: str, *, conflict: bool) -> None:
@@ -556,8 +557,9 @@ def _resolve(acq: Acquisition, panel: Panel) -> _Resolution:
                 f"{spec.name} found by $PnS on {ch.name!r}, not on the panel's {spec.fluorochrome} "
                 f"channel ({', '.join(spec.channels)}): check the panel's fluorochromes"
             )
-    for spec in pending:  # pass 2: blank $PnS on the fluorochrome's channel
-        hits = [ch for ch in fluor if channel_key(ch.name) in spec.channel_keys]
+    by_channel = {channel_key(ch.name): ch for ch in reversed(fluor)}  # first wins
+    for spec in pending:  # pass 2: blank $PnS on the fluorochrome's channel (alias order)
+        hits = [by_channel[k] for k in map(channel_key, spec.channels) if k in by_channel]
         if not hits:
             fail(
                 spec,
@@ -588,6 +590,7 @@ def _resolve(acq: Acquisition, panel: Panel) -> _Resolution:
             claimed[ch.index] = spec.name
     # keep panel order
     res.markers = {m.name: res.markers[m.name] for m in panel.markers if m.name in res.markers}
+    res.unexplained = sum(keys[ch.index] is not None and ch.index not in claimed for ch in fluor)
 
     by_key = {channel_key(ch.name): ch.index for ch in acq.channels}
     for s in panel.scatter:
@@ -606,6 +609,13 @@ def _resolve(acq: Acquisition, panel: Panel) -> _Resolution:
     if res.time is None and panel.time_required:
         res.missing.append("Time channel")
     return res
+
+
+def _pns_key(ch: Channel) -> MarkerKey | None:
+    """Marker key of a channel's ``$PnS``; a ``$PnS`` repeating the ``$PnN`` counts as blank."""
+    if ch.marker is None or channel_key(ch.marker) == channel_key(ch.name):
+        return None
+    return marker_key(ch.marker)
 
 
 def _file_channels(acq: Acquisition) -> str:
@@ -681,6 +691,8 @@ class PanelScore:
         Markers whose channel carries a different marker name.
     complete
         :func:`match_panel` would succeed.
+    unexplained
+        Fluorescence channels named in ``$PnS`` that the panel does not use.
     """
 
     panel: str
@@ -689,15 +701,22 @@ class PanelScore:
     total: int
     conflicts: int
     complete: bool
+    unexplained: int = 0
 
     @property
     def score(self) -> float:
-        """Fraction of the panel's markers found by name (0..1)."""
-        return self.by_name / self.total if self.total else 0.0
+        """Overlap of marker names (0..1): found by name / (panel markers + unexplained named channels).
+
+        1.0 means the file names exactly the panel's markers; a file naming many other markers
+        (e.g. a 40-marker mass-cytometry panel that includes CD19 and CD34) scores low.
+        """
+        denom = self.total + self.unexplained
+        return self.by_name / denom if denom else 0.0
 
     def describe(self) -> str:
         """E.g. ``"alot (8/8 markers by $PnS name)"``."""
-        return f"{self.panel} ({self.by_name}/{self.total} markers by $PnS name)"
+        extra = f", {self.unexplained} other named channel(s)" if self.unexplained else ""
+        return f"{self.panel} ({self.by_name}/{self.total} markers by $PnS name{extra})"
 
 
 def rank_panels(
@@ -705,8 +724,8 @@ def rank_panels(
 ) -> list[PanelScore]:
     """Score every panel against a file, best first.
 
-    Ordering: by the fraction of the panel's markers found by ``$PnS`` name, then fewer
-    conflicts, then panels :func:`match_panel` would accept. Blank-``$PnS`` files cannot be told apart by
+    Ordering: by :attr:`PanelScore.score` (overlap between the panel's marker names and the
+    names in ``$PnS``), then fewer conflicts, then panels :func:`match_panel` would accept. Blank-``$PnS`` files cannot be told apart by
     channels alone, so ``by_name`` drives the ranking.
     """
     loaded = [p if isinstance(p, Panel) else load_panel(p) for p in (panels or list_panels())]
@@ -722,6 +741,7 @@ def rank_panels(
                 total=len(panel.markers),
                 conflicts=len(res.conflicts),
                 complete=not res.missing and not res.conflicts,
+                unexplained=res.unexplained,
             )
         )
     scores.sort(key=lambda s: (-s.score, s.conflicts, not s.complete, s.panel))
@@ -745,7 +765,8 @@ def best_panel(
     panels
         Panels (objects, names or paths) to consider; default: every panel in :func:`panels_dir`.
     min_score
-        Minimum fraction of a panel's markers that must be named in ``$PnS`` (default 0.5).
+        Minimum :attr:`PanelScore.score` (default 0.5: at least half of the union of the
+        panel's markers and the file's named channels agree).
 
     Returns
     -------

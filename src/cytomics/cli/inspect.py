@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
     from cytomics.errors import PanelMismatchError
     from cytomics.fcs import read_fcs
-    from cytomics.panel import best_panel, load_panel, match_panel
+    from cytomics.panel import best_panel, load_panel, match_panel, rank_panels
 
     acq = read_fcs(args.file, data_set=args.data_set)
     panel = load_panel(args.panel) if args.panel else None
@@ -76,7 +76,10 @@ def run(args: argparse.Namespace) -> int:
 
         sys.stdout.write(json.dumps(summary(acq, match=match, best=best), indent=2) + "\n")
         return 0
-    sys.stdout.write(render_text(acq, match=match, best=best, panel_name=args.panel))
+    current = rank_panels(acq, [panel])[0] if panel is not None else None
+    sys.stdout.write(
+        render_text(acq, match=match, best=best, panel_name=args.panel, current=current)
+    )
     if mismatch is not None:
         raise _with_hint(mismatch, best, panel.name)
     return 0
@@ -163,6 +166,7 @@ def render_text(
     match: PanelMatch | None = None,
     best: PanelScore | None = None,
     panel_name: str | None = None,
+    current: PanelScore | None = None,
 ) -> str:
     """Human-readable summary: aligned key/value block, channel table, panel match."""
     spill = acq.spillover
@@ -216,7 +220,12 @@ def render_text(
             lines.append("  Optional markers not found: " + ", ".join(match.missing_optional))
         for w in match.warnings:
             lines.append(f"  Warning: {w}")
-        if best is not None and best.panel != p.name and best.score > _panel_score(match):
+        if (
+            best is not None
+            and current is not None
+            and best.panel != p.name
+            and best.score > current.score
+        ):
             lines.append(f"  Note: this file looks more like {best.describe()}")
     elif panel_name is None:
         lines.append(
@@ -228,9 +237,3 @@ def render_text(
             )
         )
     return "\n".join(lines).rstrip() + "\n"
-
-
-def _panel_score(match: PanelMatch) -> float:
-    total = len(match.panel.markers)
-    named = sum(m.method != "channel-alias" for m in match.records.values())
-    return named / total if total else 0.0
