@@ -186,3 +186,17 @@ def test_console_script_subprocess(corpus: Path, tmp_path: Path) -> None:
     assert json.loads(ok.stdout)["panel_match"]["panel"] == "alot"
     bad = subprocess.run([str(CLI), "inspect"], capture_output=True, text=True, cwd=tmp_path)
     assert bad.returncode == 2
+
+
+def test_data_set_option(corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rel = "cytoflow/cytoflow/tests/data/instruments/Beckman Coulter - Gallios.LMD"
+    exp = _expected(rel)
+    assert main(["inspect", str(corpus / rel), "--json"]) == 0
+    default = json.loads(capsys.readouterr().out)
+    assert (default["events"], default["parameters"]) == (int(exp["events"]), int(exp["params"]))
+    assert main(["inspect", str(corpus / rel), "--json", "--data-set", "0"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["data_set"] == 0 and first["fcs_version"] == "2.0"
+    assert first["parameters"] != default["parameters"]
+    assert main(["inspect", str(corpus / rel), "--data-set", "9"]) == 3
+    assert "Gallios.LMD" in capsys.readouterr().err

@@ -183,7 +183,6 @@ def _is_project_root(path: Path) -> bool:
     return (path / "pyproject.toml").is_file() or (path / "Snakefile").is_file()
 
 
-@cache
 def _project_root() -> Path | None:
     home = os.environ.get("CYTOMICS_HOME")
     if home:
