@@ -26,6 +26,8 @@ def test_population_table_aggregates() -> None:
     assert table["blasts"]["pct_of_nucleated"] == pytest.approx(40.0)
     assert table["blasts"]["pct_of_leukocytes"] == pytest.approx(50.0)
     assert table["granulocytes"]["count"] == 0
+    assert table["nucleated"]["pct_of_leukocytes"] is None
+    assert table["cd45_negative"]["pct_of_leukocytes"] is None
 
 
 def test_population_table_empty_has_no_division_by_zero() -> None:

@@ -86,19 +86,22 @@ def population_table(labels: np.ndarray) -> dict[str, dict[str, float | int]]:
     -------
     dict
         ``{name: {"count", "pct_of_nucleated", "pct_of_leukocytes"}}``; percentages are
-        ``None`` when the denominator is zero.
+        ``None`` when the denominator is zero, and ``pct_of_leukocytes`` is ``None`` for
+        populations that are not a subset of the leukocytes (nucleated, CD45-negative).
     """
     counts = np.bincount(labels, minlength=max(LABEL_NAMES) + 1)
     by_name = {name: int(counts[code]) for name, code in LABEL_CODES.items()}
     totals = {agg: sum(by_name[n] for n in members) for agg, members in AGGREGATES.items()}
     nucleated = totals["nucleated"]
     leukocytes = totals["leukocytes"]
+    leukocyte_labels = AGGREGATES["leukocytes"]
     table: dict[str, dict[str, float | int]] = {}
     for agg, count in totals.items():
+        within_leukocytes = AGGREGATES[agg] <= leukocyte_labels
         table[agg] = {
             "count": count,
             "pct_of_nucleated": _pct(count, nucleated),
-            "pct_of_leukocytes": _pct(count, leukocytes) if agg != "cd45_negative" else None,
+            "pct_of_leukocytes": _pct(count, leukocytes) if within_leukocytes else None,
         }
     return table
 

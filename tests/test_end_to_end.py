@@ -1,0 +1,133 @@
+"""End-to-end: `cytomics analyze` and the Snakemake workflow on a tiny simulated batch.
+
+Simulated data only (generated here); the point is the contract: files written, exit codes,
+rejected samples recorded without stopping the batch, idempotent re-runs, and gates.xml
+reproducing the label counts in FlowKit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cytomics.cli import main
+from cytomics.populations import LABEL_CODES
+from cytomics.simulate import simulate_case, write_case
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two small ALOT files, one truncated file, one missing file, and a sample sheet."""
+    root = tmp_path_factory.mktemp("batch")
+    data = root / "fcs"
+    data.mkdir()
+    write_case(simulate_case("t_all", seed=11, n_events=30_000, patient_id="PT1"), data / "t.fcs")
+    write_case(
+        simulate_case("normal_bm", seed=12, n_events=30_000, patient_id="PN1", variant="lyric"),
+        data / "n.fcs",
+    )
+    raw = (data / "t.fcs").read_bytes()
+    (data / "broken.fcs").write_bytes(raw[: len(raw) // 2])
+    sheet = root / "samples.tsv"
+    sheet.write_text(
+        "sample_id\tpatient_id\ttimepoint\ttube\tfcs\tspecimen\n"
+        f"T1\tPT1\tdx\talot\t{data / 't.fcs'}\tBM\n"
+        f"N1\tPN1\tdx\talot\t{data / 'n.fcs'}\tBM\n"
+        f"BAD\tPB1\tdx\talot\t{data / 'broken.fcs'}\tBM\n"
+        f"GONE\tPG1\tdx\talot\t{data / 'absent.fcs'}\tPB\n"
+    )
+    (root / "config").mkdir()
+    config = (REPO / "config" / "config.yaml").read_text()
+    config = config.replace("samples: config/samples.tsv", f"samples: {sheet}")
+    config = config.replace("panels_dir: panels", f"panels_dir: {REPO / 'panels'}")
+    (root / "config" / "config.yaml").write_text(config)
+    return root
+
+
+def test_analyze_writes_contract_files_and_flowkit_reproduces_counts(
+    batch: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "T1"
+    code = main(["analyze", str(batch / "fcs" / "t.fcs"), "--panel", "alot", "--out", str(out)])
+    assert code == 0
+    result = json.loads((out / "result.json").read_text())
+    assert result["schema"] == "cytomics.result/1"
+    assert result["status"] in ("ok", "review")
+    assert result["simulated"] is True
+    assert result["acquisition"]["events_total"] == 30_000
+    assert len(result["acquisition"]["sha256"]) == 64
+    labels = np.load(out / "labels.npy")
+    assert labels.dtype == np.uint8 and labels.shape == (30_000,)
+    for name in ("nucleated", "leukocytes", "lymphocytes", "monocytes", "granulocytes"):
+        assert name in result["populations"]
+    assert result["populations"]["blasts"]["count"] == int((labels == LABEL_CODES["blasts"]).sum())
+    assert sum(result["qc"]["removed"].values()) + result["qc"]["events_after_qc"] == 30_000
+    assert sorted(p.name for p in (out / "plots").iterdir())
+
+    import flowkit as fk
+
+    strategy = fk.parse_gating_xml(str(out / "gates.xml"))
+    report = strategy.gate_sample(fk.Sample(str(batch / "fcs" / "t.fcs"))).report
+    counts = dict(zip(report["gate_name"], report["count"], strict=True))
+    blasts_gate = [name for name in counts if name.endswith("blasts")]
+    assert blasts_gate, "no blast gate exported"
+    assert counts[blasts_gate[0]] == result["populations"]["blasts"]["count"]
+
+
+def test_analyze_rejects_bad_input_with_exit_3(batch: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "BAD"
+    code = main(["analyze", str(batch / "fcs" / "broken.fcs"), "--panel", "alot", "--out", str(out)])
+    assert code == 3
+    result = json.loads((out / "result.json").read_text())
+    assert result["status"] == "rejected"
+    assert result["errors"][0]["code"] == "fcs_truncated"
+    assert "broken.fcs" in result["errors"][0]["message"]
+    assert "broken.fcs" in capsys.readouterr().err
+    assert not (out / "labels.npy").exists()
+
+
+def test_analyze_usage_error_exit_2(batch: Path) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["analyze", str(batch / "fcs" / "t.fcs")])  # --panel and --out missing
+    assert info.value.code == 2
+
+
+@pytest.mark.slow
+def test_snakemake_batch_runs_every_sample_and_is_idempotent(batch: Path) -> None:
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    cmd = [
+        str(BIN / "snakemake"),
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(batch),
+        "--cores",
+        "2",
+        "--keep-going",
+    ]
+    first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    assert first.returncode == 0, first.stderr[-3000:]
+    summary = (batch / "results" / "summary.tsv").read_text().splitlines()
+    header = summary[0].split("\t")
+    rows = {line.split("\t")[0]: dict(zip(header, line.split("\t"), strict=True)) for line in summary[1:]}
+    assert set(rows) == {"T1", "N1", "BAD", "GONE"}
+    assert rows["BAD"]["status"] == "rejected" and "fcs_truncated" in rows["BAD"]["errors"]
+    assert rows["GONE"]["status"] == "rejected" and "absent.fcs" in rows["GONE"]["errors"]
+    assert rows["T1"]["status"] in ("ok", "review") and rows["N1"]["status"] in ("ok", "review")
+    assert (batch / "results" / "summary.html").is_file()
+    stamp = (batch / "results" / "samples" / "T1" / "result.json").stat().st_mtime_ns
+    second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0
+    assert "Nothing to be done" in second.stdout + second.stderr
+    assert (batch / "results" / "samples" / "T1" / "result.json").stat().st_mtime_ns == stamp
+    shutil.rmtree(batch / "results")
