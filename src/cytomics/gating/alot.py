@@ -216,7 +216,7 @@ def positivity_threshold(values: np.ndarray, settings: AlotGatingSettings) -> fl
         sigma_bins=settings.marker_sigma_bins,
     )
     peaks = dens.find_peaks_1d(d, min_height=settings.marker_min_height, min_prominence=0.02)
-    peaks = [p for p in peaks if p.mass >= 0.01] or peaks
+    peaks = [p for p in peaks if p.mass >= 0.03] or peaks
     if not peaks:
         return float(np.quantile(v, 0.5))
     peaks.sort(key=lambda p: p.position)

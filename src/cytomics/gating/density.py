@@ -359,10 +359,10 @@ def find_peaks_1d(
         padded, height=min_height * top, prominence=min_prominence * top
     )
     peaks = []
+    bounds = [0, *idx.tolist(), len(padded) - 1]
     for k, i in enumerate(idx):
-        left = int(props["left_bases"][k])
-        right = int(props["right_bases"][k])
-        # mass between the flanking minima next to the peak
+        # mass between the minima that separate this peak from its neighbouring peaks
+        left, right = bounds[k], bounds[k + 2]
         lo_i = left + int(np.argmin(padded[left : i + 1]))
         hi_i = i + int(np.argmin(padded[i : right + 1]))
         mass = float(padded[lo_i : hi_i + 1].sum())

@@ -1,0 +1,137 @@
+"""ALOT gating: populations found, blasts vs truth, missing populations, labels from gates,
+normal samples, plots. Uses the project simulator through the real chain and the
+independent synthetic generator (so the gating is not judged on one simulator only)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from cytomics.errors import ConfigError, PanelMismatchError
+from cytomics.gating.alot import AlotGatingSettings, gate_alot
+from cytomics.gating.strategy import evaluate_gates
+from cytomics.gating.synthetic import synthetic_alot
+from cytomics.populations import AGGREGATES, LABEL_CODES
+
+BLAST = LABEL_CODES["blasts"]
+
+
+def f1(pred, truth, name):
+    codes = [LABEL_CODES[m] for m in AGGREGATES[name]]
+    p, t = np.isin(pred, codes), np.isin(truth, codes)
+    return 2.0 * (p & t).sum() / max(p.sum() + t.sum(), 1)
+
+
+def trivial_qc(n):
+    return SimpleNamespace(keep=np.ones(n, bool), labels=np.full(n, 4, np.uint8), gates=[])
+
+
+def simulated(kind, seed, bf, tmp_path, variant="canto_ii", n=30_000):
+    from cytomics.fcs import read_fcs
+    from cytomics.panel import match_panel
+    from cytomics.preprocess.pipeline import preprocess
+    from cytomics.qc import run_qc
+    from cytomics.simulate.api import simulate_case, write_case
+
+    case = simulate_case(kind, seed=seed, n_events=n, blast_fraction=bf, variant=variant)
+    path = tmp_path / f"{kind}_{seed}.fcs"
+    write_case(case, path)
+    acq = read_fcs(path)
+    events = preprocess(acq, markers=match_panel(acq, "alot").markers)
+    qc = run_qc(events)
+    return events, qc, gate_alot(events, qc), np.asarray(case.labels)
+
+
+def assert_labels_from_gates(events, qc, res):
+    ext = {}
+    if qc.gates:
+        ext[qc.gates[-1].id] = np.asarray(qc.keep, bool)
+    masks = evaluate_gates(res.gates, events, root_mask=np.asarray(qc.keep, bool), external=ext)
+    stack = np.array([masks[g] for g, _ in res.terminals])
+    assert stack.sum(axis=0).max() <= 1, "terminal gates overlap"
+    rebuilt = np.asarray(qc.labels, np.uint8).copy()
+    rebuilt[np.asarray(qc.keep, bool)] = LABEL_CODES["unclassified"]
+    for (g, code) in res.terminals:
+        rebuilt[masks[g]] = code
+    assert np.array_equal(rebuilt, res.labels)
+
+
+@pytest.mark.parametrize(
+    ("kind", "seed", "bf", "variant"),
+    [("b_all_pro_b", 11, 0.6, "canto_ii"), ("t_all", 12, 0.3, "canto_ii_pacb"),
+     ("aml_cd34pos", 13, 0.4, "canto_ii")],
+)
+def test_simulated_cases_find_populations_and_blasts(kind, seed, bf, variant, tmp_path):
+    events, qc, res, truth = simulated(kind, seed, bf, tmp_path, variant)
+    assert f1(res.labels, truth, "blasts") > 0.85
+    assert f1(res.labels, truth, "lymphocytes") > 0.85
+    assert f1(res.labels, truth, "granulocytes") > 0.9
+    # QC labels are kept untouched
+    removed = ~np.asarray(qc.keep, bool)
+    assert np.array_equal(res.labels[removed], np.asarray(qc.labels)[removed])
+    assert_labels_from_gates(events, qc, res)
+    assert res.counts["blasts"] == int((res.labels == BLAST).sum())
+
+
+@pytest.mark.parametrize("kind", ["normal_bm", "normal_pb"])
+def test_normal_samples_give_few_blasts(kind, tmp_path):
+    _, qc, res, _ = simulated(kind, 9, None, tmp_path)
+    assert res.counts["blasts"] <= 0.01 * qc.keep.sum()
+    assert res.counts["lymphocytes"] > 0 and res.counts["granulocytes"] > 0
+
+
+def test_95_percent_blasts_keeps_residual_lymphocytes(tmp_path):
+    _, _, res, truth = simulated("b_all_pro_pre_b", 31, 0.95, tmp_path)
+    assert f1(res.labels, truth, "blasts") > 0.95
+    assert res.counts["lymphocytes"] > 0
+    assert f1(res.labels, truth, "lymphocytes") > 0.6
+
+
+@pytest.mark.parametrize(("lineage", "bf"), [("b", 0.5), ("t", 0.2), ("aml", 0.3)])
+def test_independent_synthetic_generator(lineage, bf):
+    ev, truth = synthetic_alot(lineage=lineage, blast_fraction=bf, seed=5)
+    qc = trivial_qc(ev.n_events)
+    res = gate_alot(ev, qc)
+    assert f1(res.labels, truth, "blasts") > 0.9
+    assert f1(res.labels, truth, "lymphocytes") > 0.8
+    assert_labels_from_gates(ev, qc, res)
+
+
+def test_missing_population_is_flagged_not_invented():
+    ev, truth = synthetic_alot(lineage="aml", blast_fraction=0.4, seed=6,
+                               drop=("monocytes", "cd45_negative"), specimen="PB")
+    res = gate_alot(ev, trivial_qc(ev.n_events))
+    assert "population_missing:cd45_negative" in res.flags
+    assert res.counts["cd45_negative"] < 10
+    assert f1(res.labels, truth, "blasts") > 0.9
+
+
+def test_t_blasts_in_lymphocyte_region_resolved_by_lineage():
+    ev, truth = synthetic_alot(lineage="t", blast_fraction=0.3, seed=7)
+    res = gate_alot(ev, trivial_qc(ev.n_events))
+    assert "blasts_overlap_lymphocytes_resolved_by_lineage" in res.flags
+    t_cells = truth == LABEL_CODES["lymphocytes_t"]
+    assert (res.labels[t_cells] == LABEL_CODES["lymphocytes_t"]).mean() > 0.9
+
+
+def test_settings_and_bad_input():
+    assert AlotGatingSettings.from_mapping({"bins": "96"}).bins == 96
+    with pytest.raises(ConfigError):
+        AlotGatingSettings.from_mapping({"no_such": 1})
+    ev, _ = synthetic_alot(n_events=2000)
+    ev.markers.pop("CD45")
+    with pytest.raises(PanelMismatchError):
+        gate_alot(ev, trivial_qc(ev.n_events))
+
+
+def test_plots_written(tmp_path):
+    from cytomics.report.plots import plot_alot_overview
+
+    ev, _ = synthetic_alot(lineage="b", blast_fraction=0.4, seed=8, n_events=8000)
+    qc = trivial_qc(ev.n_events)
+    paths = plot_alot_overview(ev, qc, gate_alot(ev, qc), tmp_path / "plots")
+    assert len(paths) == 7
+    for p in paths:
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 5000

@@ -1,0 +1,82 @@
+"""Tests of the density tools (histograms, peaks/valleys, basins, region -> polygon)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cytomics.gating import density as D
+
+
+def _bimodal(rng, a=0.3, b=0.7, n=(4000, 2000), sd=0.05):
+    return np.concatenate([rng.normal(a, sd, n[0]), rng.normal(b, sd, n[1])]).astype(np.float32)
+
+
+def test_histograms_count_every_event_and_respect_mask():
+    rng = np.random.default_rng(0)
+    x = rng.normal(0.5, 0.3, 5000).astype(np.float32)
+    y = rng.normal(0.5, 0.3, 5000).astype(np.float32)
+    h = D.histogram_1d(x, lo=0.0, hi=1.0, bins=64)
+    assert h.sum() == 5000  # outside values clipped into edge bins
+    mask = x > 0.5
+    h2 = D.histogram_2d(x, y, xrange=(0, 1), yrange=(0, 1), bins=(32, 16), mask=mask)
+    assert h2.shape == (32, 16) and h2.sum() == mask.sum()
+    assert np.allclose(h2.sum(axis=1), D.histogram_1d(x, lo=0, hi=1, bins=32, mask=mask))
+
+
+def test_peaks_valley_and_degate_bimodal():
+    rng = np.random.default_rng(1)
+    d = D.density_1d(_bimodal(rng), lo=0.0, hi=1.0)
+    peaks = D.find_peaks_1d(d)
+    assert len(peaks) == 2
+    assert abs(peaks[0].position - 0.3) < 0.03 and abs(peaks[1].position - 0.7) < 0.03
+    assert abs(peaks[0].mass - 2 / 3) < 0.05
+    cut = D.de_gate(d)
+    assert 0.42 < cut < 0.58
+    assert 0.42 < D.valley_between(d, 0.3, 0.7) < 0.58
+
+
+def test_degate_single_peak_uses_the_tail():
+    rng = np.random.default_rng(2)
+    d = D.density_1d(rng.normal(0.3, 0.04, 5000), lo=0.0, hi=1.0)
+    up = D.de_gate(d, upper=True)
+    lo = D.de_gate(d, upper=False)
+    assert 0.36 < up < 0.5 and 0.1 < lo < 0.24
+
+
+def test_basins_split_two_clusters_and_merge_noise():
+    rng = np.random.default_rng(3)
+    x = _bimodal(rng)
+    y = np.concatenate([rng.normal(0.2, 0.05, 4000), rng.normal(0.6, 0.05, 2000)])
+    d2 = D.density_2d(x, y, xrange=(0, 1), yrange=(0, 1), bins=(64, 64))
+    lab, info = D.basins_2d(d2)
+    assert len(info) == 2
+    assert abs(info[0]["x"] - 0.3) < 0.05 and abs(info[1]["y"] - 0.6) < 0.05
+    bx, by = d2.bin_of(x, y)
+    ev = lab[bx, by]
+    assert (ev[:4000] == 0).mean() > 0.97 and (ev[4000:] == 1).mean() > 0.97
+    # a single broad cloud stays one basin despite sampling noise
+    z = rng.normal(0.5, 0.12, (3000, 2))
+    d1 = D.density_2d(z[:, 0], z[:, 1], xrange=(0, 1), yrange=(0, 1), bins=(64, 64))
+    assert len(D.basins_2d(d1)[1]) == 1
+
+
+def test_region_to_polygon_covers_region_with_few_vertices():
+    edges = np.linspace(0.0, 1.0, 65)
+    yy, xx = np.meshgrid(np.arange(64), np.arange(64))
+    region = (xx - 30) ** 2 / 15**2 + (yy - 20) ** 2 / 8**2 <= 1.0  # ellipse of bins
+    region[30:45, 20:23] = True  # a protrusion: the polygon need not be convex
+    poly = D.region_to_polygon(region, edges, edges, max_vertices=20)
+    assert 3 <= len(poly) <= 20
+    centers = (np.arange(64) + 0.5) / 64
+    cx, cy = np.meshgrid(centers, centers, indexing="ij")
+    inside = D.points_in_polygon(cx.ravel(), cy.ravel(), poly).reshape(64, 64)
+    agree = (inside == region).mean()
+    assert agree > 0.98
+    assert D.region_to_polygon(np.zeros((8, 8), bool), edges[:9], edges[:9]).shape == (0, 2)
+
+
+def test_points_in_polygon_square():
+    sq = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+    x = np.array([0.5, 1.5, -0.1, 0.99], dtype=np.float32)
+    y = np.array([0.5, 0.5, 0.5, 0.01], dtype=np.float32)
+    assert D.points_in_polygon(x, y, sq).tolist() == [True, False, False, True]
