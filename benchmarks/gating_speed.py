@@ -1,0 +1,123 @@
+"""Speed and memory: cytomics ingest + QC + ALOT gating vs FlowKit on one large ALOT tube.
+
+    .venv/bin/python benchmarks/gating_speed.py --events 5000000
+
+Writes a simulated ALOT FCS file, then times (a) cytomics: read -> panel match ->
+preprocess -> QC -> gate_alot, and (b) FlowKit: read + compensate + logicle + a 5-gate
+strategy (4 polygons/rectangles + 1 Boolean) on the same file. Prints both times, the
+speed ratio and the peak RSS of each stage relative to the DATA segment size. Each side
+runs in its own subprocess so the peak RSS is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _peak_rss_bytes() -> int:
+    import resource
+
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+def run_cytomics(path: str) -> dict:
+    """Time the cytomics chain on ``path``."""
+    from cytomics.fcs import read_fcs
+    from cytomics.gating.alot import gate_alot
+    from cytomics.panel import match_panel
+    from cytomics.preprocess.pipeline import preprocess
+    from cytomics.qc import run_qc
+
+    t0 = time.perf_counter()
+    acq = read_fcs(path)
+    events = preprocess(acq, markers=match_panel(acq, "alot").markers)
+    qc = run_qc(events)
+    res = gate_alot(events, qc)
+    dt = time.perf_counter() - t0
+    return {"seconds": dt, "peak_rss": _peak_rss_bytes(), "blasts": res.counts["blasts"]}
+
+
+def run_flowkit(path: str) -> dict:
+    """Time FlowKit read + compensate + logicle + 5 gates on ``path``."""
+    import flowkit as fk
+    import numpy as np
+
+    t0 = time.perf_counter()
+    sample = fk.Sample(path)
+    spill = sample.metadata.get("spill") or sample.metadata.get("spillover")
+    if spill:
+        sample.apply_compensation(spill)
+    xform = fk.transforms.LogicleTransform(param_t=262144, param_w=0.5, param_m=4.5, param_a=0)
+    sample.apply_transform(xform)
+    names = sample.pnn_labels
+    cd45 = next(n for n in names if n.startswith(("HV500", "PacO", "BV510", "V500")))
+    gs = fk.GatingStrategy()
+    gs.add_transform("logicle", xform)
+    dim = lambda n, c=True: fk.Dimension(n, compensation_ref="uncompensated" if not c else "FCS",  # noqa: E731
+                                         transformation_ref="logicle" if c else None)
+    lin = fk.Dimension("SSC-A", compensation_ref="uncompensated")
+    gs.add_gate(fk.gates.RectangleGate("nondebris", [fk.Dimension(
+        "FSC-A", compensation_ref="uncompensated", range_min=20000)]), ("root",))
+    gs.add_gate(fk.gates.PolygonGate("lymph", [dim(cd45), lin], [
+        (0.7, 0), (1.0, 0), (1.0, 30000), (0.7, 30000)]), ("root", "nondebris"))
+    gs.add_gate(fk.gates.PolygonGate("blasts", [dim(cd45), lin], [
+        (0.3, 0), (0.7, 0), (0.7, 50000), (0.3, 50000)]), ("root", "nondebris"))
+    gs.add_gate(fk.gates.PolygonGate("gran", [dim(cd45), lin], [
+        (0.5, 60000), (0.8, 60000), (0.8, 262144), (0.5, 262144)]), ("root", "nondebris"))
+    gs.add_gate(fk.gates.BooleanGate("not_lymph", "not", [
+        {"ref": "lymph", "path": ("root", "nondebris"), "complement": False}]), ("root", "nondebris"))
+    res = gs.gate_sample(sample)
+    counts = {g: int(res.get_gate_count(g)) for g in ("lymph", "blasts", "gran")}
+    dt = time.perf_counter() - t0
+    del np
+    return {"seconds": dt, "peak_rss": _peak_rss_bytes(), "counts": counts}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--events", type=int, default=5_000_000)
+    ap.add_argument("--side", choices=("cytomics", "flowkit"), help=argparse.SUPPRESS)
+    ap.add_argument("--file", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.side:
+        out = run_cytomics(args.file) if args.side == "cytomics" else run_flowkit(args.file)
+        print(json.dumps(out))
+        return 0
+    from cytomics.fcs import read_fcs_metadata
+    from cytomics.simulate.api import simulate_case, write_case
+
+    with tempfile.TemporaryDirectory() as td:
+        path = Path(td) / "alot_big.fcs"
+        case = simulate_case("b_all_pro_b", seed=1, n_events=args.events, blast_fraction=0.5)
+        write_case(case, path)
+        del case
+        meta = read_fcs_metadata(path)
+        kw = meta.keywords if hasattr(meta, "keywords") else {}
+        data_bytes = int(kw.get("$ENDDATA", 0)) - int(kw.get("$BEGINDATA", 0)) + 1
+        if data_bytes <= 1:
+            data_bytes = path.stat().st_size
+        results = {}
+        for side in ("cytomics", "cytomics", "flowkit"):  # first cytomics run warms the JIT cache
+            proc = subprocess.run(
+                [sys.executable, __file__, "--side", side, "--file", str(path)],
+                capture_output=True, text=True, check=True,
+            )
+            results[side] = json.loads(proc.stdout.strip().splitlines()[-1])
+    c, f = results["cytomics"], results["flowkit"]
+    print(f"events: {args.events:,}   DATA segment: {data_bytes / 2**20:.0f} MiB")
+    print(f"cytomics ingest+QC+gating: {c['seconds']:.2f} s, peak RSS {c['peak_rss'] / 2**20:.0f} MiB "
+          f"({c['peak_rss'] / data_bytes:.2f}x DATA)")
+    print(f"FlowKit read+comp+logicle+5 gates: {f['seconds']:.2f} s, peak RSS "
+          f"{f['peak_rss'] / 2**20:.0f} MiB ({f['peak_rss'] / data_bytes:.2f}x DATA)")
+    print(f"speed ratio FlowKit/cytomics: {f['seconds'] / c['seconds']:.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
