@@ -33,7 +33,7 @@ rule analyze:
     resources:
         mem_mb=lambda wc, input: max(2000, int(8 * input.size_mb)),
     shell:
-        "rc=0; cytomics analyze {params.fcs:q} --panel {params.panel:q} --out {params.outdir:q}"
+        "rc=0; {CYTOMICS} analyze {params.fcs:q} --panel {params.panel:q} --out {params.outdir:q}"
         " --sample-id {wildcards.sample} --timepoint {params.timepoint} {params.extra}"
         " --config {input.config:q} > {log:q} 2>&1 || rc=$?;"
         " if [ $rc -ne 0 ] && [ $rc -ne 3 ]; then exit $rc; fi"

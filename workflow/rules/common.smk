@@ -1,5 +1,6 @@
 # Sample sheet + configuration loading and validation (shared by all rules).
-import json
+import shlex
+import sys
 from pathlib import Path
 
 from snakemake.utils import validate
@@ -8,6 +9,8 @@ from cytomics.samplesheet import load_samplesheet
 
 validate(config, schema="../schemas/config.schema.yaml")
 
+# The CLI through the interpreter running Snakemake: works without an activated venv.
+CYTOMICS = f"{shlex.quote(sys.executable)} -m cytomics.cli"
 RESULTS = Path(config["results"])
 PANELS_DIR = Path(config.get("panels_dir", "panels"))
 KNOWN_PANELS = {p.stem for p in PANELS_DIR.glob("*.yaml")}
@@ -47,8 +50,6 @@ def diagnosis_input(wildcards):
 
 def analyze_args(wildcards):
     """Optional CLI arguments of `cytomics analyze` for one sample (shell-quoted)."""
-    import shlex
-
     row = SAMPLES[wildcards.sample]
     args = ["--specimen", row.specimen, "--patient-id", row.patient_id]
     dx = diagnosis_sample(wildcards.sample)

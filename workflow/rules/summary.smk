@@ -14,4 +14,4 @@ rule summary:
     log:
         RESULTS / "logs" / "summary.log",
     shell:
-        "cytomics summary {input:q} --out {output.tsv:q} --html {output.html:q} > {log:q} 2>&1"
+        "{CYTOMICS} summary {input:q} --out {output.tsv:q} --html {output.html:q} > {log:q} 2>&1"
