@@ -71,8 +71,8 @@ COUNT_COLUMNS = (
 # --------------------------------------------------------------------------------------
 @dataclass(slots=True)
 class GatingInput:
-    """Events in FCS *scale values* (Gating-ML 2.0 §4: linear channels divided by
-    ``$PnG``, log-amplified channels linearised), uncompensated.
+    """Events in FCS *scale values* (Gating-ML 2.0: log-amplified channels linearised,
+    channels divided by ``$PnG``, Time in ``$TIMESTEP`` units), uncompensated.
 
     Attributes
     ----------
@@ -101,18 +101,19 @@ class GatingInput:
 
 
 def _from_acquisition(acq) -> GatingInput:
-    """Scale values from a cytomics Acquisition (linear channels divided by ``$PnG``)."""
+    """Scale values from a cytomics Acquisition, as FlowIO/FlowKit compute them: Time
+    multiplied by ``$TIMESTEP``, every other channel divided by ``$PnG`` (when not 0 or 1)."""
     data = acq.events
-    gains = np.array(
-        [
-            ch.gain if (ch.log_decades == 0.0 and ch.gain not in (0.0, 1.0)) else 1.0
-            for ch in acq.channels
-        ],
-        dtype=np.float64,
-    )
-    if np.any(gains != 1.0):
+    factors = np.ones(len(acq.channels), dtype=np.float64)
+    time_col = acq.time_channel()
+    for ch in acq.channels:
+        if ch.index == time_col:
+            factors[ch.index] = acq.timestep or 1.0
+        elif ch.gain not in (0.0, 1.0):
+            factors[ch.index] = 1.0 / ch.gain
+    if np.any(factors != 1.0):
         data = data.astype(np.float64)
-        data /= gains
+        data *= factors
     return GatingInput(
         data=data,
         channels=tuple(ch.name for ch in acq.channels),
