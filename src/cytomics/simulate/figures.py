@@ -113,6 +113,11 @@ def overview(
     for ax, (xm, ym) in zip(axes.ravel(), plots, strict=False):
         scatter_plot = xm.startswith(("FSC", "SSC")) and ym.startswith(("FSC", "SSC"))
         keep = np.ones_like(qc) if (scatter_plot or not drop_qc) else ~qc
+        gated = ""
+        if "CD19" in cols and case.truth["panel"] != "alot" and not scatter_plot:
+            if "SSC-A" not in (xm, ym) and "FSC-A" not in (xm, ym):
+                keep = keep & (vals[:, cols["CD19"]] > 0.45)  # B-cell gate (CD19+)
+                gated = " [CD19+]"
         x, y = vals[keep, cols[xm]], vals[keep, cols[ym]]
         ax.hist2d(x, y, bins=160, range=[[-0.05, 1], [-0.05, 1]], norm=LogNorm(), cmap="viridis")
         if highlight and not scatter_plot:
@@ -124,6 +129,10 @@ def overview(
             )
         ax.set_xlabel(xm + ("" if xm.startswith(("FSC", "SSC")) else " (logicle)"))
         ax.set_ylabel(ym + ("" if ym.startswith(("FSC", "SSC")) else " (logicle)"))
+        ax.set_xlim(-0.05, 1.0)
+        ax.set_ylim(-0.05, 1.0)
+        if gated:
+            ax.set_title(f"CD19+ events{gated}", fontsize=8)
         ax.set_facecolor("white")
     t = case.truth
     if title is None:
