@@ -110,7 +110,7 @@ def _param_vector(ct: ChannelTransform) -> tuple[np.ndarray, np.ndarray | None]:
     p = np.zeros(K.PARAM_LEN, dtype=np.float64)
     if ct.kind == "logicle":
         p = K.logicle_params(float(ct.T), float(ct.W), float(ct.M), float(ct.A))
-        table = K.logicle_table(p, K.LOGICLE_TABLE_NODES)
+        table = K.logicle_table(p)
         return p, table
     if ct.kind == "arcsinh":
         p[0] = math.sinh(ct.M * _LN10) / ct.T
@@ -125,14 +125,14 @@ def _param_vector(ct: ChannelTransform) -> tuple[np.ndarray, np.ndarray | None]:
 def compile_transforms(
     transforms: tuple[ChannelTransform, ...] | list[ChannelTransform],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Turn transforms into kernel arrays ``(kinds int64[p], params float64[p, L], tables float64[p, N, 2])``.
+    """Turn transforms into kernel arrays ``(kinds int64[p], params float64[p, L], tables float64[p, cells, 4])``.
 
     Identical logicle parameter sets share one table computation.
     """
     n = len(transforms)
     kinds = np.zeros(n, dtype=np.int64)
     params = np.zeros((n, K.PARAM_LEN), dtype=np.float64)
-    tables = np.zeros((n, K.LOGICLE_TABLE_NODES, 2), dtype=np.float64)
+    tables = np.zeros((n, K.LOGICLE_TABLE_CELLS, 4), dtype=np.float64)
     cache: dict[tuple, tuple[np.ndarray, np.ndarray | None]] = {}
     for j, ct in enumerate(transforms):
         validate_transform(ct, where=f"column {j}")
