@@ -482,3 +482,18 @@ def test_pipeline_events_export_counts_match_flowkit(corpus, relpath):
         fk = int(res.get_gate_count(g.id, gate_path=gs.find_matching_gate_paths(g.id)[0]))
         assert fk > 20, (g.id, fk)
         assert abs(ours[g.id] - fk) <= max(2, 0.005 * fk), (g.id, ours[g.id], fk)
+
+
+@pytest.mark.filterwarnings("ignore:FCS file .* reported incorrect data offset")
+def test_load_input_scale_values_without_matrix_copy(corpus):
+    """Scale values equal FlowKit's 'raw' events (gain, Time x $TIMESTEP) while the float32
+    event matrix of the reader is used in place (no whole-matrix float64 copy)."""
+    fcs = corpus / "flowkit" / "data" / "test_comp_example.fcs"
+    ours = load_input(fcs, reader="cytomics")
+    ref = load_input(fcs, reader="flowkit")
+    assert ours.data.dtype == np.float32
+    assert ours.channels == ref.channels
+    time_col = ours.channels.index("Time")
+    assert ours.is_scaled(time_col)
+    for j in range(len(ours.channels)):
+        np.testing.assert_allclose(ours.column(j), ref.data[:, j], rtol=1e-7)

@@ -86,6 +86,10 @@ class GatingInput:
         The file's own spillover (used by ``compensation-ref="FCS"``), or ``None``.
     path
         Source file, for messages.
+    multiplier, divisor
+        Optional per-column factors turning ``data`` into scale values
+        (``data[:, j] * multiplier[j] / divisor[j]``), applied lazily per column so that
+        no float64 copy of the whole matrix is made; ``None`` = all 1.
     """
 
     data: np.ndarray
@@ -93,6 +97,29 @@ class GatingInput:
     markers: tuple[str | None, ...]
     spillover: Spillover | None = None
     path: Path | None = None
+    multiplier: np.ndarray | None = None
+    divisor: np.ndarray | None = None
+
+    def is_scaled(self, j: int) -> bool:
+        """Whether column ``j`` needs a factor to become scale values."""
+        return (self.multiplier is not None and self.multiplier[j] != 1.0) or (
+            self.divisor is not None and self.divisor[j] != 1.0
+        )
+
+    def column(self, j: int) -> np.ndarray:
+        """float64 scale values of column ``j`` (new array)."""
+        x = self.data[:, j].astype(np.float64)
+        if self.multiplier is not None and self.multiplier[j] != 1.0:
+            x *= self.multiplier[j]
+        if self.divisor is not None and self.divisor[j] != 1.0:
+            x /= self.divisor[j]
+        return x
+
+    def factor(self, j: int) -> float:
+        """``multiplier[j] / divisor[j]``."""
+        m = 1.0 if self.multiplier is None else float(self.multiplier[j])
+        d = 1.0 if self.divisor is None else float(self.divisor[j])
+        return m / d
 
     @property
     def n_events(self) -> int:
@@ -102,24 +129,25 @@ class GatingInput:
 
 def _from_acquisition(acq) -> GatingInput:
     """Scale values from a cytomics Acquisition, as FlowIO/FlowKit compute them: Time
-    multiplied by ``$TIMESTEP``, every other channel divided by ``$PnG`` (when not 0 or 1)."""
-    data = acq.events
-    factors = np.ones(len(acq.channels), dtype=np.float64)
+    multiplied by ``$TIMESTEP``, every other channel divided by ``$PnG`` (when not 0 or 1).
+    The float32 events are kept; factors are applied per column when read."""
+    p = len(acq.channels)
+    mult = np.ones(p, dtype=np.float64)
+    div = np.ones(p, dtype=np.float64)
     time_col = acq.time_channel()
     for ch in acq.channels:
         if ch.index == time_col:
-            factors[ch.index] = acq.timestep or 1.0
+            mult[ch.index] = acq.timestep or 1.0
         elif ch.gain not in (0.0, 1.0):
-            factors[ch.index] = 1.0 / ch.gain
-    if np.any(factors != 1.0):
-        data = data.astype(np.float64)
-        data *= factors
+            div[ch.index] = ch.gain
     return GatingInput(
-        data=data,
+        data=acq.events,
         channels=tuple(ch.name for ch in acq.channels),
         markers=tuple(ch.marker for ch in acq.channels),
         spillover=acq.spillover,
         path=Path(acq.path),
+        multiplier=mult,
+        divisor=div,
     )
 
 
@@ -294,7 +322,8 @@ class _Columns:
                 ) from exc
             self.inverses[ref] = (tuple(cols), inv)
         cols, inv = self.inverses[ref]
-        col = kernels.linear_combination(self.inp.data, cols, inv[:, detectors.index(detector)])
+        coef = inv[:, detectors.index(detector)] * np.array([self.inp.factor(j) for j in cols])
+        col = kernels.linear_combination(self.inp.data, cols, coef)
         self.cache[key] = col
         return col
 
@@ -307,8 +336,8 @@ class _Columns:
                 raise self._missing(
                     f"ratio {ref!r} channels {spec.numerator!r}/{spec.denominator!r} not in the file"
                 )
-            x = self.inp.data[:, i].astype(np.float64)
-            y = self.inp.data[:, j].astype(np.float64)
+            x = self.inp.column(i)
+            y = self.inp.column(j)
             with np.errstate(divide="ignore", invalid="ignore"):
                 self.cache[key] = spec.A * ((x - spec.B) / (y - spec.C))
         return self.cache[key]
@@ -322,15 +351,21 @@ class _Columns:
             idx = self.raw_index(dim.channel)
             if idx is None:
                 raise self._missing(f"channel {dim.channel!r} not in the file")
-            base, base_key = idx, (self.inp.channels[idx], UNCOMPENSATED)
+            base_key = (self.inp.channels[idx], UNCOMPENSATED)
+            base = idx
         else:
             base = self._compensated(dim.channel, ref)
             base_key = (dim.channel, ref)
+        if isinstance(base, int) and self.inp.is_scaled(base):
+            key0 = (self.inp.channels[base], "scaled", None)
+            if key0 not in self.cache:
+                self.cache[key0] = self.inp.column(base)
+            base = self.cache[key0]
         if dim.transform is None:
             return base
         key = (base_key[0], base_key[1], dim.transform)
         if key not in self.cache:
-            x = self.inp.data[:, base] if isinstance(base, int) else base
+            x = self.inp.column(base) if isinstance(base, int) else base
             self.cache[key] = transform_column(
                 self.s.transforms[dim.transform], x, source=self.s.source
             )
@@ -341,9 +376,7 @@ class _Columns:
         resolved = [self.column(d, r) for d, r in zip(dims, refs, strict=True)]
         if all(isinstance(r, int) for r in resolved):
             return self.inp.data, [int(r) for r in resolved]
-        cols = [
-            self.inp.data[:, r].astype(np.float64) if isinstance(r, int) else r for r in resolved
-        ]
+        cols = [self.inp.column(r) if isinstance(r, int) else r for r in resolved]
         return np.ascontiguousarray(np.column_stack(cols)), list(range(len(cols)))
 
 
