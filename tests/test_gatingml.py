@@ -289,6 +289,12 @@ def test_export_round_trip_flowkit(corpus, tmp_path, compensation):
         n_fk, n_ev = fk_counts[g.id], int(direct[g.id].sum())
         assert n_fk > 20, f"{g.id}: degenerate test gate ({n_fk} events)"
         assert abs(n_ev - n_fk) <= max(1, 0.005 * n_fk), (g.id, n_ev, n_fk)
+    # a dimension that does not describe its Events column is a caller bug
+    wrong = RectangleGate(
+        id="w", parent=None, dimensions=(Dimension("PE-Cy7-A"),), mins=(0.1,), maxs=(None,)
+    )
+    with pytest.raises(ValueError, match="does not describe"):
+        evaluate_on_events([wrong], ev)
     # parents hold: children are subsets
     assert not np.any(direct["cd3_cd4"] & ~direct["Cells 1"])
     assert np.array_equal(direct["not_cd3"], ~direct["cd3_pos"])

@@ -474,8 +474,10 @@ def evaluate_on_events(gates: Sequence[Gate], events) -> dict[str, np.ndarray]:
     """Evaluate cytomics gates drawn on :class:`~cytomics.preprocess.model.Events` columns.
 
     A dimension's ``channel`` is a ``$PnN`` (or panel marker) of ``events``; its values are
-    read as they are in ``events.values`` (compensated/transformed by pre-processing), so
-    ``Dimension.compensated``/``transform`` are descriptive here (they matter for export).
+    read as they are in ``events.values`` (compensated/transformed by pre-processing). Its
+    ``compensated``/``transform`` must describe that column (transform key
+    ``"<kind>_<$PnN>"``, ``None`` for ``kind="none"``) so that the export reproduces it;
+    a mismatch raises ``ValueError`` (a bug in the caller).
 
     Returns
     -------
@@ -491,6 +493,14 @@ def evaluate_on_events(gates: Sequence[Gate], events) -> dict[str, np.ndarray]:
             raise PanelMismatchError(
                 f"gate {gate.id!r} needs channel {exc.args[0]!r}", path=events.acquisition.path
             ) from exc
+        for d, j in zip(gate.dimensions, cols, strict=True):
+            t = events.transforms[j]
+            key = None if t.kind == "none" else f"{t.kind}_{events.acquisition.channels[j].name}"
+            if d.transform != key or d.compensated != events.is_compensated(j):
+                raise ValueError(
+                    f"gate {gate.id!r}: dimension {d} does not describe events column {j} "
+                    f"(transform {key!r}, compensated={events.is_compensated(j)})"
+                )
         return _geometry_mask(gate, values, cols)
 
     return _run(_order(gates), events.n_events, geometry)
