@@ -143,11 +143,18 @@ def phase(name: str, path: Path) -> dict:
         from cytomics.preprocess.pipeline import preprocess
 
         _warm_up()
+        out["baseline_mb"] = _maxrss_mb()  # interpreter + numpy/numba + kernels, before DATA
         acq = read_fcs(path)
         out["events"] = acq.n_events
         t = time.perf_counter()
         events = preprocess(acq)
         out["seconds"] = time.perf_counter() - t
+        if name == "preprocess":
+            # same work again: output pages already mapped (first-touch page faults excluded)
+            del events
+            t = time.perf_counter()
+            events = preprocess(acq)
+            out["warm_seconds"] = time.perf_counter() - t
         if name == "qc":
             from cytomics.qc import run_qc
 
@@ -265,6 +272,16 @@ def main(argv: list[str] | None = None) -> int:
     if "error" not in pre and "error" not in rd:
         ratio = fk["seconds"] / pre["seconds"]
         print(f"speed-up compensate+transform vs FlowKit: {ratio:.1f}x (target >= 30x)")
+        warm = fk["seconds"] / pre["warm_seconds"]
+        print(
+            f"  same, second call (output pages mapped): {pre['warm_seconds']:.3f} s, "
+            f"{pre['events'] / pre['warm_seconds'] / 1e6:.1f} M events/s, {warm:.1f}x FlowKit"
+        )
+        net = pre["maxrss_mb"] - pre["baseline_mb"]
+        print(
+            f"  preprocess RSS above the import baseline ({pre['baseline_mb']:.0f} MiB): "
+            f"{net:.0f} MiB = {net / (data_bytes / 2**20):.2f}x DATA"
+        )
         total = (fk["read_seconds"] + fk["seconds"]) / (rd["seconds"] + pre["seconds"])
         print(f"speed-up read+compensate+transform vs FlowKit: {total:.1f}x")
         print(

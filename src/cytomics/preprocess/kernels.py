@@ -220,8 +220,8 @@ def logicle_table(p: np.ndarray) -> np.ndarray:
     """
     K = LOGICLE_CELLS_PER_OCTAVE
     s = p[P_TAYLOR] / p[P_b]  # width of the quasi-linear region around zero
-    e1 = int(math.ceil(math.log2(LOGICLE_TABLE_SPAN * p[P_T])))
-    e0 = int(math.floor(math.log2(s))) - 1
+    e1 = int(math.ceil(math.log2(LOGICLE_TABLE_SPAN * p[P_T])))  # noqa: RUF046 (numba)
+    e0 = int(math.floor(math.log2(s))) - 1  # noqa: RUF046 (numba)
     if e1 - e0 > LOGICLE_MAX_OCTAVES:
         e0 = e1 - LOGICLE_MAX_OCTAVES
     v0 = 2.0**e0
