@@ -5,7 +5,9 @@ Writes (deterministically, in a temporary folder) a big-endian FCS 3.0 file with
 then runs each phase in its own subprocess so that peak RSS (``ru_maxrss``) is per phase:
 
 - ``read``            cytomics.fcs.read_fcs
-- ``preprocess``      read (untimed) + cytomics preprocess (compensate + transform), timed
+- ``preprocess``      read (untimed) + cytomics preprocess (compensate + transform) written in
+                      place over the raw matrix (the pipeline's path), timed
+- ``preprocess_copy`` the same into a new matrix (the library default), timed twice
 - ``qc``              read + preprocess (untimed) + cytomics.qc.run_qc, timed
 - ``flowkit``         FlowKit Sample() read, then compensation + logicle of the same 8
                       fluorescence channels (timed separately)
@@ -130,6 +132,9 @@ def _warm_up() -> None:
 
 def phase(name: str, path: Path) -> dict:
     """Run one phase in this process; return timings (s) and peak RSS (MiB)."""
+    from cytomics._runtime import configure_numpy_allocation
+
+    configure_numpy_allocation()  # as the CLI does: no huge-page compaction stalls
     out: dict = {"phase": name}
     if name == "read":
         from cytomics.fcs import read_fcs
@@ -138,7 +143,7 @@ def phase(name: str, path: Path) -> dict:
         acq = read_fcs(path)
         out["seconds"] = time.perf_counter() - t
         out["events"] = acq.n_events
-    elif name in ("preprocess", "qc"):
+    elif name in ("preprocess", "preprocess_copy", "qc"):
         from cytomics.fcs import read_fcs
         from cytomics.preprocess.pipeline import preprocess
 
@@ -147,9 +152,9 @@ def phase(name: str, path: Path) -> dict:
         acq = read_fcs(path)
         out["events"] = acq.n_events
         t = time.perf_counter()
-        events = preprocess(acq)
+        events = preprocess(acq, inplace=name == "preprocess")
         out["seconds"] = time.perf_counter() - t
-        if name == "preprocess":
+        if name == "preprocess_copy":
             # same work again: output pages already mapped (first-touch page faults excluded)
             del events
             t = time.perf_counter()
@@ -238,9 +243,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             import cytomics.qc  # noqa: F401
 
-            phases = ["read", "preprocess", "qc", "flowkit"]
+            phases = ["read", "preprocess", "preprocess_copy", "qc", "flowkit"]
         except ImportError:
-            phases = ["read", "preprocess", "flowkit"]
+            phases = ["read", "preprocess", "preprocess_copy", "flowkit"]
             print("qc: cytomics.qc not available yet - QC line skipped")
         results = {name: _run_phase(name, path) for name in phases}
 
@@ -252,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, label in (
         ("read", "cytomics read_fcs"),
         ("preprocess", "cytomics compensate+transform"),
+        ("preprocess_copy", "  same into a new matrix"),
         ("qc", "cytomics run_qc"),
     ):
         r = results.get(name)
@@ -268,14 +274,16 @@ def main(argv: list[str] | None = None) -> int:
     line("FlowKit Sample() read", fk["read_seconds"], fk["events"], fk["maxrss_mb"])
     line("FlowKit compensate+logicle", fk["seconds"], fk["events"], fk["maxrss_mb"])
     pre = results["preprocess"]
+    cpy = results["preprocess_copy"]
     rd = results["read"]
-    if "error" not in pre and "error" not in rd:
+    if "error" not in pre and "error" not in rd and "error" not in cpy:
         ratio = fk["seconds"] / pre["seconds"]
-        print(f"speed-up compensate+transform vs FlowKit: {ratio:.1f}x (target >= 30x)")
-        warm = fk["seconds"] / pre["warm_seconds"]
+        print(f"speed-up compensate+transform (in place) vs FlowKit: {ratio:.1f}x (target >= 30x)")
+        print(f"  into a new matrix: {fk['seconds'] / cpy['seconds']:.1f}x FlowKit")
+        warm = fk["seconds"] / cpy["warm_seconds"]
         print(
-            f"  same, second call (output pages mapped): {pre['warm_seconds']:.3f} s, "
-            f"{pre['events'] / pre['warm_seconds'] / 1e6:.1f} M events/s, {warm:.1f}x FlowKit"
+            f"  new matrix, second call (output pages mapped): {cpy['warm_seconds']:.3f} s, "
+            f"{cpy['events'] / cpy['warm_seconds'] / 1e6:.1f} M events/s, {warm:.1f}x FlowKit"
         )
         net = pre["maxrss_mb"] - pre["baseline_mb"]
         print(
@@ -285,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
         total = (fk["read_seconds"] + fk["seconds"]) / (rd["seconds"] + pre["seconds"])
         print(f"speed-up read+compensate+transform vs FlowKit: {total:.1f}x")
         print(
-            f"peak RSS budget 2.5x DATA = {budget:.0f} MiB: read {rd['maxrss_mb']:.0f}, preprocess {pre['maxrss_mb']:.0f} MiB"
+            f"peak RSS budget 2.5x DATA = {budget:.0f} MiB: read {rd['maxrss_mb']:.0f}, "
+            f"preprocess in place {pre['maxrss_mb']:.0f}, into a new matrix {cpy['maxrss_mb']:.0f} MiB"
         )
     return 0
 

@@ -54,8 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``cytomics`` console script."""
+    from cytomics._runtime import configure_numpy_allocation
     from cytomics.errors import CytomicsInputError
 
+    configure_numpy_allocation()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -55,6 +55,9 @@ class Events:
         Canonical marker name (panel) -> column index; empty without a panel.
     time_seconds
         float64 acquisition time of each event in seconds, or ``None`` without a Time channel.
+    raw_overwritten
+        ``True`` when pre-processing wrote ``values`` over ``acquisition.events`` (in place);
+        use :meth:`raw_column` for raw values then.
     """
 
     acquisition: Acquisition
@@ -63,6 +66,7 @@ class Events:
     spillover: Spillover | None = None
     markers: dict[str, int] = field(default_factory=dict)
     time_seconds: np.ndarray | None = None
+    raw_overwritten: bool = False
 
     @property
     def n_events(self) -> int:
@@ -74,6 +78,33 @@ class Events:
         if marker_or_channel in self.markers:
             return self.markers[marker_or_channel]
         return self.acquisition.channel_index(marker_or_channel)
+
+    def raw_column(self, column: int) -> np.ndarray:
+        """Raw (linear, uncompensated) values of one column.
+
+        A view of ``acquisition.events`` normally; after in-place pre-processing, the inverse
+        transform of ``values`` (exact for scatter on a power-of-two ``$PnR``, else within
+        one float32 ulp). Compensated columns cannot be recovered once overwritten.
+
+        Raises
+        ------
+        ValueError
+            For a compensated column after in-place pre-processing (a programming error).
+        """
+        if not self.raw_overwritten:
+            return self.acquisition.events[:, column]
+        if self.is_compensated(column):
+            raise ValueError(
+                f"raw values of compensated column {column} were overwritten in place"
+            )
+        from cytomics.preprocess.transforms import inverse_transform
+
+        transform = self.transforms[column]
+        if transform.kind == "none":
+            return self.values[:, column]
+        return np.asarray(
+            inverse_transform(self.values[:, column], transform), dtype=np.float32
+        )
 
     def is_compensated(self, column: int) -> bool:
         """Whether column ``column`` was compensated."""
