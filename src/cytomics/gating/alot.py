@@ -64,11 +64,25 @@ class AlotGatingSettings:
         1-D densities used for marker positivity thresholds.
     marker_min_height
         Smallest peak (fraction of the highest) taken as a marker population.
+    marker_min_prominence
+        A marker density peak must stand out by this fraction of the highest peak; lower
+        bumps (e.g. the spread of a negative population after compensation) merge into
+        their neighbour.
     marker_tail_fraction
         With a single (negative) peak, the threshold is where the density falls to this
         fraction of that peak on its upper side.
+    marker_zero_margin
+        Peaks more than this below the display value of a raw 0 are compensation spread.
+    marker_positive_offset
+        A marker whose lowest peak lies this far above the tube's unstained level has no
+        visible negative peak (blasts positive and dominant).
     min_control_events
         Minimum events for an internal control (T cells, neutrophils) to anchor positions.
+    anchor_min_peak_mass, anchor_window
+        Mature T cells are the brightest CD45 peak (holding at least this share) of the
+        smCD3+ cyCD3+ events; the anchor is their median within this CD45 window.
+    default_lymph_cd45_offset
+        Lymphocyte CD45 minus neutrophil CD45 assumed when one of the two anchors is missing.
     lymph_ssc_ratio_max
         Lymphocyte gate: SSC up to this multiple of the T-cell SSC (linear SSC).
     mono_ssc_ratio_min
@@ -110,8 +124,14 @@ class AlotGatingSettings:
     marker_bins: int = 256
     marker_sigma_bins: float = 3.0
     marker_min_height: float = 0.02
+    marker_min_prominence: float = 0.1
     marker_tail_fraction: float = 0.02
+    marker_zero_margin: float = 0.03
+    marker_positive_offset: float = 0.2
     min_control_events: int = 25
+    anchor_min_peak_mass: float = 0.15
+    anchor_window: float = 0.08
+    default_lymph_cd45_offset: float = 0.2
     lymph_ssc_ratio_max: float = 2.2
     mono_ssc_ratio_min: float = 2.0
     gran_ssc_position: float = 0.72
@@ -199,34 +219,124 @@ def _ssc_column(events: Events) -> int:
     )
 
 
-def positivity_threshold(values: np.ndarray, settings: AlotGatingSettings) -> float:
+def positivity_threshold(
+    values: np.ndarray,
+    settings: AlotGatingSettings,
+    *,
+    zero: float | None = None,
+    unstained: float | None = None,
+) -> tuple[float, float]:
     """Threshold between the negative population of a marker and its positive cells.
 
     The negative population is the lowest density peak holding a real share of events;
     the threshold is the valley between it and the next peak above, or, with one peak,
     where that peak's upper flank falls to ``marker_tail_fraction`` of its height.
+
+    Parameters
+    ----------
+    values
+        Display-scale values of the marker.
+    settings
+        Gating settings.
+    zero
+        Display value of a raw 0 (compensation spreads negative events below it; a peak
+        clearly below it is spread, never a population).
+    unstained
+        Shared unstained level (display scale) of the tube. When the lowest peak lies
+        well above it (the blasts are positive and outnumber every negative cell), the
+        threshold is the valley between that level and the positive peak.
+
+    Returns
+    -------
+    threshold, negative_peak
+        Positivity threshold and the position of the lowest (negative) peak.
     """
     v = values[np.isfinite(values)]
     if v.size < 10:
-        return float("nan")
+        return float("nan"), float("nan")
     lo, hi = np.quantile(v, [0.001, 0.999])
     pad = 0.05 * max(hi - lo, 1e-3)
     d = dens.density_1d(
         v, lo=float(lo - pad), hi=float(hi + pad), bins=settings.marker_bins,
         sigma_bins=settings.marker_sigma_bins,
     )
-    peaks = dens.find_peaks_1d(d, min_height=settings.marker_min_height, min_prominence=0.02)
+    peaks = dens.find_peaks_1d(
+        d, min_height=settings.marker_min_height,
+        min_prominence=settings.marker_min_prominence,
+    )
     peaks = [p for p in peaks if p.mass >= 0.03] or peaks
+    if zero is not None:
+        peaks = [p for p in peaks if p.position >= zero - settings.marker_zero_margin] or peaks
     if not peaks:
-        return float(np.quantile(v, 0.5))
+        return float(np.quantile(v, 0.5)), float("nan")
     peaks.sort(key=lambda p: p.position)
     neg = peaks[0]
+    if unstained is not None and neg.position > unstained + settings.marker_positive_offset:
+        # every visible peak is positive: the negative cells are the few near unstained
+        return dens.valley_between(d, unstained, neg.position), float(unstained)
     if len(peaks) >= 2:
-        return dens.valley_between(d, neg.position, peaks[1].position)
+        return dens.valley_between(d, neg.position, peaks[1].position), neg.position
     level = settings.marker_tail_fraction * neg.height
     above = np.flatnonzero(d.density[neg.index :] < level)
     i = neg.index + int(above[0]) if above.size else len(d.density) - 1
-    return float(d.centers[i])
+    return float(d.centers[i]), neg.position
+
+
+def _display_zero(events: Events, column: int) -> float | None:
+    try:
+        from cytomics.preprocess.transforms import apply_transform
+
+        z = float(np.asarray(apply_transform(np.zeros(1), events.transforms[column]))[0])
+    except (ValueError, TypeError, KeyError):  # unknown transform: no zero cut
+        return None
+    return z if np.isfinite(z) else None
+
+
+def marker_thresholds(
+    events: Events, mk: Mapping[str, np.ndarray], settings: AlotGatingSettings
+) -> tuple[dict[str, float], float | None]:
+    """Positivity threshold of every lineage marker and the tube's unstained level.
+
+    The unstained level is the median of the markers' negative peaks (autofluorescence is
+    similar across the channels of a logicle-scaled tube); a marker whose lowest peak lies
+    far above it is re-thresholded against it (see :func:`positivity_threshold`).
+    """
+    zeros = {m: _display_zero(events, events.markers[m]) for m in mk}
+    first = {m: positivity_threshold(mk[m], settings, zero=zeros[m]) for m in mk}
+    negs = [p for _, p in first.values() if np.isfinite(p)]
+    if len(negs) < 3:
+        return {m: t for m, (t, _) in first.items()}, None
+    unstained = float(np.median(negs))
+    out = {}
+    for m, (t, p) in first.items():
+        if np.isfinite(p) and p > unstained + settings.marker_positive_offset:
+            t = positivity_threshold(mk[m], settings, zero=zeros[m], unstained=unstained)[0]
+        out[m] = t
+    return out, unstained
+
+
+def _t_cell_anchor(
+    x: np.ndarray, y: np.ndarray, t_cells: np.ndarray, s: AlotGatingSettings
+) -> tuple[float, float] | None:
+    """(CD45, SSC) of the mature T cells, or ``None`` when too few are present.
+
+    Events passing the smCD3/cyCD3 thresholds can include T-lineage blasts (smCD3 dim),
+    which sit at lower CD45; mature T cells are the brightest CD45 peak of these events.
+    """
+    if t_cells.sum() < s.min_control_events:
+        return None
+    xt, yt = x[t_cells], y[t_cells]
+    lo, hi = float(xt.min()) - 0.05, float(xt.max()) + 0.05
+    d = dens.density_1d(xt, lo=lo, hi=hi, bins=128, sigma_bins=2.0)
+    peaks = [p for p in dens.find_peaks_1d(d, min_height=0.05, min_prominence=0.1)
+             if p.mass >= s.anchor_min_peak_mass]
+    if not peaks:
+        return float(np.median(xt)), float(np.median(yt))
+    top = max(peaks, key=lambda p: p.position)
+    near = np.abs(xt - top.position) <= s.anchor_window
+    if near.sum() < s.min_control_events:
+        return float(np.median(xt)), float(np.median(yt))
+    return float(np.median(xt[near])), float(np.median(yt[near]))
 
 
 # --------------------------------------------------------------------------------------
@@ -287,7 +397,7 @@ def gate_alot(
     mk = {m: data[samp, events.markers[m]].astype(np.float64) for m in present}
 
     # 1. marker thresholds from the marker's own density ---------------------------------
-    thr = {m: positivity_threshold(mk[m], s) for m in present}
+    thr, _unstained = marker_thresholds(events, mk, s)
     pos = {m: mk[m] >= thr[m] for m in present}
     zeros = np.zeros(samp.size, dtype=bool)
 
@@ -297,22 +407,30 @@ def gate_alot(
     # 2. anchors from internal controls ---------------------------------------------------
     t_cells = P("smCD3") & P("cyCD3") if {"smCD3", "cyCD3"} <= set(present) else P("smCD3")
     landmarks: dict[str, tuple[float, float]] = {}
-    if t_cells.sum() >= s.min_control_events:
-        lymph = (float(np.median(x_s[t_cells])), float(np.median(y_s[t_cells])))
-    else:
-        bright = x_s >= np.quantile(x_s, 0.9) if x_s.size else zeros
-        lymph = (float(np.median(x_s[bright])), float(np.quantile(y_s[bright], 0.3)))
-        flags.append("lymphocyte_anchor_from_cd45_only")
+    lymph = _t_cell_anchor(x_s, y_s, t_cells, s)
+    mpo_pos = P("cyMPO") if "cyMPO" in present else np.ones(samp.size, dtype=bool)
+    if lymph is None:
+        # no T cells (e.g. lymphocytes lost upstream): place the lymphocytes relative to
+        # the neutrophils (MPO+, the high-SSC half of the MPO+ events) and flag it
+        cand_n = mpo_pos & (y_s >= np.quantile(y_s[mpo_pos], 0.5)) if mpo_pos.any() else mpo_pos
+        if cand_n.sum() >= s.min_control_events:
+            nx, ny = float(np.median(x_s[cand_n])), float(np.median(y_s[cand_n]))
+            lymph = (nx + s.default_lymph_cd45_offset, ny / s.default_neutrophil_ssc_ratio)
+            flags.append("lymphocyte_anchor_missing")
+        else:
+            bright = x_s >= np.quantile(x_s, 0.9) if x_s.size else zeros
+            lymph = (float(np.median(x_s[bright])), float(np.quantile(y_s[bright], 0.3)))
+            flags.append("lymphocyte_anchor_from_cd45_only")
     landmarks["lymphocytes"] = lymph
     ylo = max(lymph[1], 1e-6)
     ssc_ratio = y_s / ylo
     high_ssc = ssc_ratio >= 0.5 * (s.mono_ssc_ratio_min + s.default_neutrophil_ssc_ratio)
-    neut = high_ssc & (P("cyMPO") if "cyMPO" in present else np.ones_like(high_ssc))
+    neut = high_ssc & mpo_pos
     if neut.sum() >= s.min_control_events:
         neutro = (float(np.median(x_s[neut])), float(np.median(y_s[neut])))
         landmarks["neutrophils"] = neutro
     else:
-        neutro = (lymph[0] - 0.2, lymph[1] * s.default_neutrophil_ssc_ratio)
+        neutro = (lymph[0] - s.default_lymph_cd45_offset, lymph[1] * s.default_neutrophil_ssc_ratio)
     span45 = max(lymph[0] - neutro[0], 0.08)
     lr_g = np.log(max(neutro[1] / ylo, 1.5))
 
