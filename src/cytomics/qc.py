@@ -6,7 +6,7 @@
 2. **time_unstable** – time bins with an abnormal flow rate or a jump in the mean signal;
 3. **doublet** – FSC-A/(FSC-H + offset) above ``median + nmad * MAD`` (PeacoQC
    ``RemoveDoublets``; FSC-W above ``median + nmad * MAD`` when there is no FSC-H);
-4. **debris** – FSC-A below a density valley (fallback: a low quantile).
+4. **debris** – low FSC-A **and** low-to-moderate SSC-A (see *Debris rule* below).
 
 Each step only looks at the events still kept; a removed event carries the label of the first
 step that removed it (:data:`cytomics.populations.LABEL_CODES`), survivors get
@@ -34,6 +34,24 @@ For each margin channel, over the events still kept, with ``R`` the channel's ef
   23 FSC-A < -4.7e6 events of CytoExploreR ``Compensation-Unstained.fcs``) and, with
   ``margin_low_spike``, a pile at the minimum.
 
+Debris rule
+-----------
+On the smoothed FSC-A density of the events still kept (log10 for log-amplified integer data):
+the *debris mode* is the first peak near zero (at most ``debris_peak_max_position`` of the way
+to the next significant peak); the *smallest cells* are the first significant peak above it
+(lymphocytes/NRBC, not the highest peak). The FSC-A cut ``t_f`` is the lowest point between
+them, i.e. the **first** valley above the debris mode — the deeper valley between
+lymphocytes and granulocytes is never a debris boundary. Without a debris mode or a deep
+enough valley the cut falls back to ``debris_fallback_peak_fraction`` x the smallest cells'
+FSC-A (``debris_threshold_fallback``; with no cell peak at all a low quantile). A cut that
+would remove more than ``debris_cap_fraction`` of events is kept only when the valley is
+clearly deep (``debris_above_cap``), otherwise it is capped at that quantile
+(``debris_capped``). The SSC-A limit ``t_s`` is ``debris_ssc_factor`` x the
+``debris_ssc_quantile`` of SSC-A below ``t_f``. Debris = ``FSC-A < t_f and SSC-A < t_s``; the
+gate ``qc_nondebris`` is the complementary L-shaped PolygonGate in FSC-A/SSC-A (a
+RectangleGate on FSC-A when there is no SSC-A). ``t_f``/``t_s`` are midpoints of adjacent
+float32 values, so no event lies on a polygon edge and every evaluator agrees exactly.
+
 Flags (``QCResult.flags``; human text in ``QCResult.messages``)
 ----------------------------------------------------------------
 Skipped steps: ``margins_skipped_no_scatter``, ``time_qc_skipped_no_time``,
@@ -42,8 +60,9 @@ Skipped steps: ``margins_skipped_no_scatter``, ``time_qc_skipped_no_time``,
 ``time_qc_not_applied_excessive``, ``doublets_skipped_no_fsc_pair``,
 ``doublets_skipped_too_few_events``, ``doublets_skipped_degenerate``, ``debris_skipped_no_fsc``,
 ``debris_skipped_too_few_events``, ``no_events``. Method notes: ``doublets_by_width``,
-``debris_threshold_fallback``. Large removals: ``high_margin_fraction``,
-``high_time_fraction``, ``high_doublet_fraction``, ``high_debris_fraction``.
+``debris_threshold_fallback``, ``debris_capped``. Large removals: ``high_margin_fraction``,
+``high_time_fraction``, ``high_doublet_fraction``, ``high_debris_fraction``,
+``debris_above_cap``.
 """
 
 from __future__ import annotations
@@ -135,13 +154,26 @@ class QCSettings:
     debris_bins, debris_smooth_bins
         FSC-A histogram bins and Gaussian smoothing SD in bins (256, 3.0).
     debris_min_peak_fraction
-        Minimum peak height relative to the highest (0.02).
+        Minimum peak prominence relative to the highest density (0.02).
+    debris_cell_peak_fraction
+        A peak of real cells reaches this fraction of the highest density (0.1).
     debris_peak_max_position
-        The debris peak must lie within this fraction of the distance to the cell peak (0.35).
+        The debris mode lies at most this fraction of the smallest cells' FSC-A (0.35).
     debris_valley_max_ratio
         The valley must be at most this fraction of the lower of its two peaks (0.6).
+    debris_fallback_peak_fraction
+        Without a valley, the cut is this fraction of the smallest cells' FSC-A (0.35).
     debris_fallback_quantile
-        FSC-A quantile used as threshold when no valley exists (0.01).
+        FSC-A quantile used as threshold when there is no cell peak at all (0.01).
+    debris_cap_fraction
+        A cut removing more than this fraction of events needs a clearly deep valley,
+        otherwise it is capped at this quantile (0.4).
+    debris_clear_valley_ratio
+        A valley this deep (relative to its lower peak) is trusted beyond the cap (0.25).
+    debris_ssc_quantile, debris_ssc_factor
+        SSC-A limit of debris: factor x this quantile of SSC-A below the FSC-A cut (0.99, 1.2).
+    debris_ssc_min_events
+        Below this many events under the FSC-A cut no SSC-A limit is used (20).
     debris_max_fraction
         Flag ``high_debris_fraction`` above this removed fraction (0.3).
     stats_max_events
@@ -181,7 +213,14 @@ class QCSettings:
     debris_min_peak_fraction: float = 0.02
     debris_peak_max_position: float = 0.35
     debris_valley_max_ratio: float = 0.6
+    debris_cell_peak_fraction: float = 0.1
+    debris_fallback_peak_fraction: float = 0.35
     debris_fallback_quantile: float = 0.01
+    debris_cap_fraction: float = 0.4
+    debris_clear_valley_ratio: float = 0.25
+    debris_ssc_quantile: float = 0.99
+    debris_ssc_factor: float = 1.2
+    debris_ssc_min_events: int = 20
     debris_max_fraction: float = 0.3
     stats_max_events: int = 1_000_000
 
@@ -862,6 +901,93 @@ def _smooth(y: np.ndarray, sigma: float) -> np.ndarray:
     return np.convolve(np.pad(y, r, mode="reflect"), k, mode="valid")
 
 
+def _peaks(y: np.ndarray, min_prominence: float) -> list[int]:
+    """Local maxima of ``y`` (a maximum at either end counts) with at least this prominence."""
+    from scipy.signal import find_peaks
+
+    pk, _ = find_peaks(np.concatenate([[-1.0], y, [-1.0]]), prominence=min_prominence)
+    return [int(i) - 1 for i in pk]
+
+
+@dataclass(frozen=True, slots=True)
+class DebrisValley:
+    """Outcome of :func:`find_debris_valley` (bin indices into the density; ``None`` = absent).
+
+    Attributes
+    ----------
+    debris_peak
+        The debris mode near the low end.
+    cell_peak
+        The smallest real cells: the first significant peak above the debris mode (or the
+        first significant peak when there is no debris mode).
+    valley
+        The lowest point between ``debris_peak`` and ``cell_peak`` when deep enough.
+    depth
+        ``density[valley] / min(density[debris_peak], density[cell_peak])`` (NaN without valley).
+    """
+
+    debris_peak: int | None
+    cell_peak: int | None
+    valley: int | None
+    depth: float = math.nan
+
+
+def find_debris_valley(
+    density: np.ndarray,
+    *,
+    min_peak_fraction: float,
+    cell_peak_fraction: float,
+    peak_max_position: float,
+    valley_max_ratio: float,
+    positions: np.ndarray | None = None,
+) -> DebrisValley:
+    """Locate the debris mode, the smallest cells above it and the valley between them.
+
+    The valley is the **first** significant one above the debris mode, never the deepest one
+    anywhere: the valley between lymphocytes and granulocytes is not a debris boundary.
+
+    Parameters
+    ----------
+    density
+        Smoothed 1-D density (histogram) of FSC-A, low to high.
+    min_peak_fraction
+        Peaks whose prominence is below this fraction of the highest density are ignored.
+    cell_peak_fraction
+        A cell peak must reach this fraction of the highest density.
+    peak_max_position
+        The debris mode must lie at most this fraction of the cell peak's position.
+    valley_max_ratio
+        The valley must be at most this fraction of the lower of its two peaks.
+    positions
+        Linear FSC-A value of each bin (default: the bin index).
+
+    Returns
+    -------
+    DebrisValley
+    """
+    y = np.asarray(density, dtype=np.float64)
+    m = len(y)
+    if m < 3 or not y.max() > 0:
+        return DebrisValley(None, None, None)
+    top = float(y.max())
+    pos = np.arange(m, dtype=np.float64) if positions is None else np.asarray(positions, float)
+    peaks = _peaks(y, min_peak_fraction * top)
+    if not peaks:
+        return DebrisValley(None, None, None)
+    p0 = peaks[0]
+    big = [p for p in peaks[1:] if y[p] >= cell_peak_fraction * top]
+    if not big or not pos[big[0]] > 0 or pos[p0] > peak_max_position * pos[big[0]]:
+        # no debris mode: the first significant peak is the smallest cells
+        first = next((p for p in peaks if y[p] >= cell_peak_fraction * top), None)
+        return DebrisValley(None, first, None)
+    p1 = big[0]
+    v = p0 + int(np.argmin(y[p0 : p1 + 1]))
+    depth = float(y[v] / min(y[p0], y[p1]))
+    if depth > valley_max_ratio:
+        return DebrisValley(p0, p1, None, depth)
+    return DebrisValley(p0, p1, v, depth)
+
+
 def find_valley(
     density: np.ndarray,
     *,
@@ -869,51 +995,62 @@ def find_valley(
     peak_max_position: float,
     valley_max_ratio: float,
     positions: np.ndarray | None = None,
+    cell_peak_fraction: float = 0.1,
 ) -> int | None:
-    """Bin of the valley between a debris peak near the low end and the main cell peak.
+    """Bin of the first valley above a debris mode (see :func:`find_debris_valley`), or
+    ``None`` when there is no such valley."""
+    return find_debris_valley(
+        density,
+        min_peak_fraction=min_peak_fraction,
+        cell_peak_fraction=cell_peak_fraction,
+        peak_max_position=peak_max_position,
+        valley_max_ratio=valley_max_ratio,
+        positions=positions,
+    ).valley
 
-    Parameters
-    ----------
-    density
-        Smoothed 1-D density (histogram) of FSC-A.
-    min_peak_fraction
-        Peaks lower than this fraction of the highest are ignored.
-    peak_max_position
-        The debris peak must lie within this fraction of the way to the cell peak.
-    valley_max_ratio
-        The valley must be at most this fraction of the lower of the two peaks.
-    positions
-        Linear FSC-A value of each bin (default: the bin index); the debris peak position
-        must be at most ``peak_max_position`` times the cell peak position.
 
-    Returns
-    -------
-    int or None
-        Bin index of the valley, or ``None`` when there is no such valley.
-    """
-    y = np.asarray(density, dtype=np.float64)
-    m = len(y)
-    if m < 3 or not y.max() > 0:
-        return None
-    top = y.max()
-    peaks = [
-        i
-        for i in range(m)
-        if y[i] >= min_peak_fraction * top
-        and (i == 0 or y[i] > y[i - 1])
-        and (i == m - 1 or y[i] >= y[i + 1])
-    ]
-    if len(peaks) < 2:
-        return None
-    p0 = peaks[0]
-    p1 = max(peaks[1:], key=lambda i: y[i])
-    pos = np.arange(m, dtype=np.float64) if positions is None else np.asarray(positions)
-    if not pos[p1] > 0 or pos[p0] > peak_max_position * pos[p1]:
-        return None
-    v = p0 + int(np.argmin(y[p0 : p1 + 1]))
-    if y[v] > valley_max_ratio * min(y[p0], y[p1]):
-        return None
-    return v
+def _between(v: float, x: np.ndarray) -> float:
+    """A threshold next to ``v`` that no value of float32 ``x`` can equal (the midpoint of
+    two adjacent float32 values, exact in float64), so every evaluator, whatever its rule for
+    points on a polygon edge, agrees. For float64 columns ``v`` itself."""
+    if x.dtype != np.float32:
+        return float(v)
+    a = np.float32(v)
+    b = np.nextafter(a, np.float32(np.inf))
+    return (float(a) + float(b)) / 2.0
+
+
+def _debris_threshold(x, keep, smp, log_scale, s: QCSettings) -> tuple[float | None, dict]:
+    """FSC-A debris threshold from the density of kept events (``None``: no cell peak)."""
+    info: dict[str, Any] = {}
+    space = np.log10(smp[smp > 0]) if log_scale else smp
+    if len(space) < 100:
+        return None, info
+    lo, hi = (float(v) for v in np.quantile(space, [0.001, 0.995]))
+    if not hi > lo:
+        return None, info
+    hist = K.kept_histogram(x, keep, lo, hi, s.debris_bins, log_scale)
+    dens = _smooth(hist, s.debris_smooth_bins)
+    centers = lo + (np.arange(s.debris_bins) + 0.5) * (hi - lo) / s.debris_bins
+    lin = 10.0**centers if log_scale else centers
+    res = find_debris_valley(
+        dens,
+        positions=lin,
+        min_peak_fraction=s.debris_min_peak_fraction,
+        cell_peak_fraction=s.debris_cell_peak_fraction,
+        peak_max_position=s.debris_peak_max_position,
+        valley_max_ratio=s.debris_valley_max_ratio,
+    )
+    info["debris_peak"] = None if res.debris_peak is None else float(lin[res.debris_peak])
+    info["cell_peak"] = None if res.cell_peak is None else float(lin[res.cell_peak])
+    info["valley_depth"] = None if math.isnan(res.depth) else res.depth
+    if res.valley is not None:
+        info["method"] = "valley"
+        return float(lin[res.valley]), info
+    if res.cell_peak is not None:
+        info["method"] = "fallback_cell_peak"
+        return s.debris_fallback_peak_fraction * float(lin[res.cell_peak]), info
+    return None, info
 
 
 def _debris(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) -> None:
@@ -924,52 +1061,100 @@ def _debris(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) 
     ch = acq.channels[scatter["fsc_a"]]
     x = scale_column(acq, ch.index)
     n_kept = st.n_kept()
-    smp = K.kept_sample(x, st.keep, _stride(n_kept, s.stats_max_events))
+    stride = _stride(n_kept, s.stats_max_events)
+    smp = K.kept_sample(x, st.keep, stride)
     if len(smp) < 100:
         st.flag("debris_skipped_too_few_events", "too few events to find a debris threshold")
         return
     is_int = acq.keywords.get("$DATATYPE", "").strip().upper() == "I"
     log_scale = bool(is_int and ch.log_decades > 0)
-    space = np.log10(smp[smp > 0]) if log_scale else smp
-    threshold: float | None = None
-    method = "valley"
-    if len(space) >= 100:
-        lo, hi = (float(v) for v in np.quantile(space, [0.001, 0.995]))
-        if hi > lo:
-            hist = K.kept_histogram(x, st.keep, lo, hi, s.debris_bins, log_scale)
-            dens = _smooth(hist, s.debris_smooth_bins)
-            centers = lo + (np.arange(s.debris_bins) + 0.5) * (hi - lo) / s.debris_bins
-            v = find_valley(
-                dens,
-                positions=10.0**centers if log_scale else centers,
-                min_peak_fraction=s.debris_min_peak_fraction,
-                peak_max_position=s.debris_peak_max_position,
-                valley_max_ratio=s.debris_valley_max_ratio,
-            )
-            if v is not None:
-                t = lo + (v + 0.5) * (hi - lo) / s.debris_bins
-                threshold = 10.0**t if log_scale else t
+    threshold, info = _debris_threshold(x, st.keep, smp, log_scale, s)
+    method = info.get("method", "fallback_quantile")
+    cap = float(np.quantile(smp, s.debris_cap_fraction))
     if threshold is None:
-        method = "fallback_quantile"
         threshold = float(np.quantile(smp, s.debris_fallback_quantile))
+    if method != "valley":
+        threshold = min(threshold, cap)
         st.flag(
             "debris_threshold_fallback",
-            f"no FSC-A valley between debris and cells: threshold at the "
-            f"{100 * s.debris_fallback_quantile:g}% quantile",
+            "no clear FSC-A valley between debris and the smallest cells: threshold at "
+            + (
+                f"{s.debris_fallback_peak_fraction:g} x the smallest cells' FSC-A"
+                if method == "fallback_cell_peak"
+                else f"the {100 * s.debris_fallback_quantile:g}% FSC-A quantile"
+            ),
         )
-    threshold = _bound(threshold, x)
-    removed = int(K.remove_outside_range(x, st.keep, st.labels, threshold, np.inf, CODE_DEBRIS))
+    elif threshold > cap:
+        depth = info.get("valley_depth")
+        if depth is not None and depth <= s.debris_clear_valley_ratio:
+            st.flag(
+                "debris_above_cap",
+                f"a deep FSC-A valley puts more than {100 * s.debris_cap_fraction:g}% of "
+                "events below the debris threshold",
+            )
+        else:
+            threshold = cap
+            method = "capped"
+            st.flag(
+                "debris_capped",
+                f"the FSC-A valley would remove more than {100 * s.debris_cap_fraction:g}% "
+                "of events and is shallow: threshold capped",
+            )
+    t_f = _between(threshold, x)
+    # SSC limit: debris is low FSC AND low-to-moderate SSC (granulocytes keep high SSC)
+    t_s: float | None = None
+    if "ssc_a" in scatter:
+        sch = acq.channels[scatter["ssc_a"]]
+        y = scale_column(acq, sch.index)
+        low = K.kept_sample_below(y, x, st.keep, t_f, stride)
+        if len(low) >= s.debris_ssc_min_events:
+            q = float(np.quantile(low, s.debris_ssc_quantile))
+            if q > 0:
+                t_s = _between(q * s.debris_ssc_factor, y)
+    if t_s is None:
+        removed = int(
+            K.remove_outside_range(x, st.keep, st.labels, t_f, np.inf, CODE_DEBRIS)
+        )
+        gate: Gate = RectangleGate(
+            id="qc_nondebris",
+            parent=st.parent,
+            dimensions=(Dimension(channel=ch.name, compensated=False, transform=None),),
+            mins=(t_f,),
+            maxs=(None,),
+        )
+    else:
+        removed = int(K.remove_in_box(x, y, st.keep, st.labels, t_f, t_s, CODE_DEBRIS))
+        xmin, xmax, _ = K.kept_extremes(x, st.keep)
+        ymin, ymax, _ = K.kept_extremes(y, st.keep)
+        x0 = min(xmin, t_f) - 1.0 - 0.01 * abs(xmax - xmin)
+        x1 = max(xmax, t_f) + 1.0 + 0.01 * abs(xmax - xmin)
+        y0 = min(ymin, t_s) - 1.0 - 0.01 * abs(ymax - ymin)
+        y1 = max(ymax, t_s) + 1.0 + 0.01 * abs(ymax - ymin)
+        if not all(math.isfinite(v) for v in (x0, x1, y0, y1)):  # nothing kept
+            x0, x1, y0, y1 = t_f - 1.0, t_f + 1.0, t_s - 1.0, t_s + 1.0
+        # the complement of the debris corner {x < t_f and y < t_s}: an L-shaped polygon
+        verts = np.array(
+            [(t_f, y0), (x1, y0), (x1, y1), (x0, y1), (x0, t_s), (t_f, t_s)], dtype=np.float64
+        )
+        gate = PolygonGate(
+            id="qc_nondebris",
+            parent=st.parent,
+            dimensions=(
+                Dimension(channel=ch.name, compensated=False, transform=None),
+                Dimension(channel=sch.name, compensated=False, transform=None),
+            ),
+            vertices=verts,
+        )
     st.removed["debris"] = removed
-    gate = RectangleGate(
-        id="qc_nondebris",
-        parent=st.parent,
-        dimensions=(Dimension(channel=ch.name, compensated=False, transform=None),),
-        mins=(threshold,),
-        maxs=(None,),
-    )
     st.gates.append(gate)
     st.parent = gate.id
-    st.details["debris"] = {"method": method, "fsc_a_min": threshold, "log_scale": log_scale}
+    st.details["debris"] = {
+        "method": method,
+        "fsc_a_min": t_f,
+        "ssc_a_min": t_s,
+        "log_scale": log_scale,
+        **{k: v for k, v in info.items() if k != "method"},
+    }
     if n_kept and removed > s.debris_max_fraction * n_kept:
         st.flag(
             "high_debris_fraction",

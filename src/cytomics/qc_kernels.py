@@ -287,3 +287,41 @@ def kept_histogram(x, keep, lo, hi, nbins, log_scale):  # pragma: no cover - com
                 b = nbins - 1
             counts[b] += 1.0
     return counts
+
+
+@nb.njit(cache=True, nogil=True)
+def kept_sample_below(y, x, keep, x_max, stride):  # pragma: no cover - compiled
+    """Finite ``y`` of every ``stride``-th kept event with ``x < x_max``, as float64."""
+    n = 0
+    for i in range(x.shape[0]):
+        if keep[i] and np.float64(x[i]) < x_max:
+            n += 1
+    m = n // stride + 1
+    out = np.empty(m, dtype=np.float64)
+    c = 0
+    seen = 0
+    for i in range(x.shape[0]):
+        if keep[i] and np.float64(x[i]) < x_max:
+            if seen % stride == 0:
+                v = np.float64(y[i])
+                if np.isfinite(v) and c < m:
+                    out[c] = v
+                    c += 1
+            seen += 1
+    return out[:c]
+
+
+@nb.njit(cache=True, nogil=True)
+def remove_in_box(x, y, keep, labels, x_max, y_max, code):  # pragma: no cover - compiled
+    """Remove kept events with ``x < x_max`` and ``y < y_max`` (NaN is never inside).
+
+    Returns the number removed.
+    """
+    r = np.int64(0)
+    for i in range(x.shape[0]):
+        if keep[i]:
+            if np.float64(x[i]) < x_max and np.float64(y[i]) < y_max:
+                keep[i] = False
+                labels[i] = code
+                r += 1
+    return r
