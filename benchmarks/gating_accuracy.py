@@ -37,8 +37,9 @@ def f1(pred: np.ndarray, truth: np.ndarray, name: str) -> float:
 
 
 def run_simulated(kind: str, seed: int, n_events: int, bf: float | None, variant: str,
-                  tmp: Path):
-    """Simulate one case through the whole chain; returns (labels, truth, gating)."""
+                  tmp: Path, *, full: bool = False):
+    """Simulate one case through the whole chain; returns (labels, truth, gating), plus
+    (fcs path, events, qc) when ``full``."""
     from cytomics.fcs import read_fcs
     from cytomics.gating.alot import gate_alot
     from cytomics.panel import match_panel
@@ -54,7 +55,41 @@ def run_simulated(kind: str, seed: int, n_events: int, bf: float | None, variant
     events = preprocess(acq, markers=match.markers)
     qc = run_qc(events)
     gating = gate_alot(events, qc)
+    if full:
+        return gating.labels, np.asarray(case.labels), gating, path, events, qc
     return gating.labels, np.asarray(case.labels), gating
+
+
+def flowkit_deviation(path: Path, events, qc, gating) -> tuple[float, int]:
+    """Export ``qc.gates + gating.gates`` as Gating-ML, apply them with FlowKit to the FCS
+    file and compare every terminal population count with ours.
+
+    Returns
+    -------
+    max_rel, max_abs
+        Largest relative deviation (|FlowKit - ours| / max(ours, 1)) and largest absolute
+        deviation (events) over the terminal gates.
+    """
+    import flowkit as fk
+
+    from cytomics.gating.gatingml import export_gatingml
+    from cytomics.gating.strategy import evaluate_gates
+
+    xml = export_gatingml(list(qc.gates) + list(gating.gates), events)
+    gx = path.with_suffix(".gates.xml")
+    gx.write_text(xml)
+    report = fk.parse_gating_xml(str(gx)).gate_sample(fk.Sample(str(path))).report
+    theirs = dict(zip(report["gate_name"], report["count"], strict=True))
+    keep = np.asarray(qc.keep, bool)
+    ext = {qc.gates[-1].id: keep} if qc.gates else {}
+    masks = evaluate_gates(gating.gates, events, root_mask=keep, external=ext)
+    rel, dev = 0.0, 0
+    for gid, _code in gating.terminals:
+        ours = int(masks[gid].sum())
+        d = abs(int(theirs[gid]) - ours)
+        dev = max(dev, d)
+        rel = max(rel, d / max(ours, 1))
+    return rel, dev
 
 
 def plan(n_cases: int, seed0: int) -> list[tuple[str, int, float | None, str]]:
@@ -79,8 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cases", type=int, default=60)
     ap.add_argument("--events", type=int, default=40_000)
     ap.add_argument("--synthetic", action="store_true")
+    ap.add_argument("--flowkit", type=int, default=0,
+                    help="check FlowKit reproduction of the exported gates on the first N cases")
     args = ap.parse_args(argv)
     rows = []
+    fk_dev: list[tuple[float, int]] = []
     t0 = time.time()
     with tempfile.TemporaryDirectory() as td:
         for kind, seed, bf, variant in plan(args.cases, args.seed0):
@@ -98,7 +136,11 @@ def main(argv: list[str] | None = None) -> int:
                                      labels=np.full(ev.n_events, 4, np.uint8), gates=[])
                 labels = gate_alot(ev, qc).labels
             else:
-                labels, truth, _ = run_simulated(kind, seed, args.events, bf, variant, Path(td))
+                labels, truth, g, path, ev, qc = run_simulated(
+                    kind, seed, args.events, bf, variant, Path(td), full=True)
+                if len(fk_dev) < args.flowkit:
+                    fk_dev.append(flowkit_deviation(path, ev, qc, g))
+                path.unlink()
             scores = {p: f1(labels, truth, p) for p in POPS}
             nb = int((truth == LABEL_CODES["blasts"]).sum())
             nucl = int(np.isin(truth, [LABEL_CODES[m] for m in AGGREGATES["nucleated"]]).sum())
@@ -107,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{kind:16s} seed={seed:5d} {variant:14s} blasts={100 * nb / max(nucl, 1):5.1f}% "
                   + " ".join(f"{p[:5]}={scores[p]:.3f}" for p in POPS), flush=True)
     print(f"\n{len(rows)} cases, {time.time() - t0:.0f} s\n")
+    if fk_dev:
+        print(f"FlowKit reproduction on {len(fk_dev)} cases: max relative deviation "
+              f"{max(r for r, _ in fk_dev):.2e}, max absolute {max(d for _, d in fk_dev)} events\n")
     print(f"{'population':15s} {'median':>7s} {'min':>7s} {'n':>4s}")
     for p in POPS:
         v = np.array([r[4][p] for r in rows if np.isfinite(r[4][p])])

@@ -28,7 +28,7 @@ def trivial_qc(n):
     return SimpleNamespace(keep=np.ones(n, bool), labels=np.full(n, 4, np.uint8), gates=[])
 
 
-def simulated(kind, seed, bf, tmp_path, variant="canto_ii", n=30_000):
+def simulated(kind, seed, bf, tmp_path, variant="canto_ii", n=30_000, keep_path=False):
     from cytomics.fcs import read_fcs
     from cytomics.panel import match_panel
     from cytomics.preprocess.pipeline import preprocess
@@ -41,6 +41,8 @@ def simulated(kind, seed, bf, tmp_path, variant="canto_ii", n=30_000):
     acq = read_fcs(path)
     events = preprocess(acq, markers=match_panel(acq, "alot").markers)
     qc = run_qc(events)
+    if keep_path:
+        return events, qc, gate_alot(events, qc), np.asarray(case.labels), path
     return events, qc, gate_alot(events, qc), np.asarray(case.labels)
 
 
@@ -135,3 +137,26 @@ def test_plots_written(tmp_path):
     assert len(paths) == 7
     for p in paths:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 5000
+
+
+@pytest.mark.parametrize(
+    ("kind", "seed", "bf", "variant"),
+    [("t_all", 21, 0.6, "canto_ii_pacb"), ("mpal_b_myeloid", 22, 0.2, "canto_ii")],
+)
+def test_flowkit_reproduces_every_population_count(kind, seed, bf, variant, tmp_path):
+    """gates.xml (QC + ALOT gates) applied by FlowKit to the FCS file gives our counts."""
+    import flowkit as fk
+
+    from cytomics.gating.gatingml import export_gatingml
+
+    events, qc, res, _, path = simulated(kind, seed, bf, tmp_path, variant, n=15_000,
+                                         keep_path=True)
+    gx = tmp_path / "gates.xml"
+    gx.write_text(export_gatingml(list(qc.gates) + list(res.gates), events))
+    report = fk.parse_gating_xml(str(gx)).gate_sample(fk.Sample(str(path))).report
+    theirs = dict(zip(report["gate_name"], report["count"], strict=True))
+    assert res.terminals
+    for code in {c for _, c in res.terminals}:
+        fk_count = sum(int(theirs[g]) for g, c in res.terminals if c == code)
+        assert fk_count == int((res.labels == code).sum()), f"label {code}"
+    assert int((res.labels == BLAST).sum()) > 0

@@ -99,6 +99,10 @@ class AlotGatingSettings:
         CD45-negative region: CD45 below this fraction of the way from the unstained level
         (negative peaks of the lineage markers) to the lymphocytes. Only lineage-negative
         events of that region are called CD45-negative; lineage-positive ones join the blasts.
+    mono_cd45_position_min, mono_cd45_sd_k
+        The monocyte gate reaches down to ``mono_cd45_sd_k`` robust SDs below the CD45
+        peak of the monocytes (brightest CD45 peak at intermediate SSC), but not below
+        ``mono_cd45_position_min`` nor above ``mono_cd45_position``.
     lymph_cd45_floor
         A lymphocyte or monocyte density basin may extend down to this CD45 position
         (0 neutrophils, 1 lymphocytes) when the density valley lies there.
@@ -138,6 +142,8 @@ class AlotGatingSettings:
     default_neutrophil_ssc_ratio: float = 9.0
     lymph_cd45_position: float = 0.62
     mono_cd45_position: float = 0.45
+    mono_cd45_position_min: float = 0.2
+    mono_cd45_sd_k: float = 2.5
     cd45neg_position: float = 0.3
     lymph_cd45_floor: float = 0.3
     b_abnormal_min_fraction: float = 0.10
@@ -339,6 +345,24 @@ def _t_cell_anchor(
     return float(np.median(xt[near])), float(np.median(yt[near]))
 
 
+def _brightest_peak(x: np.ndarray, s: AlotGatingSettings) -> tuple[float, float] | None:
+    """Position and robust SD (from its upper flank) of the highest-valued density peak of
+    ``x`` holding at least ``anchor_min_peak_mass``; ``None`` with too few events."""
+    if x.size < s.min_control_events:
+        return None
+    d = dens.density_1d(x, lo=float(x.min()) - 0.05, hi=float(x.max()) + 0.05, bins=128,
+                        sigma_bins=2.0)
+    peaks = [p for p in dens.find_peaks_1d(d, min_height=0.05, min_prominence=0.1)
+             if p.mass >= s.anchor_min_peak_mass]
+    if not peaks:
+        return None
+    top = max(peaks, key=lambda p: p.position).position
+    upper = x[x > top] - top
+    if upper.size < s.min_control_events:
+        return None
+    return top, float(np.median(upper) / 0.6745)  # half-normal: median = 0.6745 SD
+
+
 # --------------------------------------------------------------------------------------
 # the strategy
 # --------------------------------------------------------------------------------------
@@ -433,6 +457,17 @@ def gate_alot(
         neutro = (lymph[0] - s.default_lymph_cd45_offset, lymph[1] * s.default_neutrophil_ssc_ratio)
     span45 = max(lymph[0] - neutro[0], 0.08)
     lr_g = np.log(max(neutro[1] / ylo, 1.5))
+    # monocytes: the brightest CD45 peak of the intermediate-SSC band; their gate reaches
+    # down to a few robust SDs below that peak (never below mono_cd45_position_min)
+    lr_ev = np.log(np.maximum(y_s, 1e-6) / ylo) / lr_g
+    band = (ssc_ratio >= s.mono_ssc_ratio_min) & (lr_ev < s.gran_ssc_position)
+    mono_pos = s.mono_cd45_position
+    mono_anchor = _brightest_peak(x_s[band], s)
+    if mono_anchor is not None:
+        peak, sd = mono_anchor
+        low = (peak - s.mono_cd45_sd_k * sd - neutro[0]) / span45
+        mono_pos = float(np.clip(low, s.mono_cd45_position_min, s.mono_cd45_position))
+        landmarks["monocytes_cd45"] = (peak, sd)
 
     # 3. CD45/SSC density basins ------------------------------------------------------------
     xr = (float(np.quantile(x_s, 0.0005)) - 0.03, float(np.quantile(x_s, 0.9995)) + 0.03)
@@ -461,7 +496,7 @@ def gate_alot(
     is_gran = lr >= s.gran_ssc_position
     is_eos = is_gran & (lr >= 1.12) & (c45 >= 0.55)
     ratio_grid = np.broadcast_to(np.maximum(yc, 1e-6) / ylo, grid.shape)
-    is_mono = ~is_gran & (ratio_grid >= s.mono_ssc_ratio_min) & (c45 >= s.mono_cd45_position)
+    is_mono = ~is_gran & (ratio_grid >= s.mono_ssc_ratio_min) & (c45 >= mono_pos)
     is_lymph = ~is_gran & (ratio_grid < s.lymph_ssc_ratio_max) & (c45 >= s.lymph_cd45_position)
     is_lymph = is_lymph & ~is_mono
     # CD45 negative: closer to the unstained level (negative peaks of the lineage markers)
