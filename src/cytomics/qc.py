@@ -46,8 +46,8 @@ enough valley the cut falls back to ``debris_fallback_peak_fraction`` x the smal
 FSC-A (``debris_threshold_fallback``; with no cell peak at all a low quantile). A cut that
 would remove more than ``debris_cap_fraction`` of events is kept only when the valley is
 clearly deep (``debris_above_cap``), otherwise it is capped at that quantile
-(``debris_capped``). The SSC-A limit ``t_s`` is ``debris_ssc_factor`` x the
-``debris_ssc_quantile`` of SSC-A below ``t_f``. Debris = ``FSC-A < t_f and SSC-A < t_s``; the
+(``debris_capped``). The SSC-A limit ``t_s`` is median + ``debris_ssc_nmad`` x MAD of
+log10 SSC-A below ``t_f`` (robust to a few high-SSC cells there). Debris = ``FSC-A < t_f and SSC-A < t_s``; the
 gate ``qc_nondebris`` is the complementary L-shaped PolygonGate in FSC-A/SSC-A (a
 RectangleGate on FSC-A when there is no SSC-A). ``t_f``/``t_s`` are midpoints of adjacent
 float32 values, so no event lies on a polygon edge and every evaluator agrees exactly.
@@ -138,6 +138,9 @@ class QCSettings:
         Signal channels followed over time (12).
     time_min_good_run
         Runs of good bins shorter than this between bad bins are removed too (3).
+    time_refine_factor
+        Boundaries of flagged segments are searched on bins this many times finer (8; 1 =
+        whole coarse bins).
     time_max_fraction
         Flag ``high_time_fraction`` above this removed fraction (0.2).
     time_abort_fraction
@@ -170,8 +173,8 @@ class QCSettings:
         otherwise it is capped at this quantile (0.4).
     debris_clear_valley_ratio
         A valley this deep (relative to its lower peak) is trusted beyond the cap (0.25).
-    debris_ssc_quantile, debris_ssc_factor
-        SSC-A limit of debris: factor x this quantile of SSC-A below the FSC-A cut (0.99, 1.2).
+    debris_ssc_nmad
+        SSC-A limit of debris: median + nmad x MAD of log10 SSC-A below the FSC-A cut (4.0).
     debris_ssc_min_events
         Below this many events under the FSC-A cut no SSC-A limit is used (20).
     debris_max_fraction
@@ -202,6 +205,7 @@ class QCSettings:
     time_signal_min_bin_events: int = 20
     time_max_signal_channels: int = 12
     time_min_good_run: int = 3
+    time_refine_factor: int = 16
     time_max_fraction: float = 0.2
     time_abort_fraction: float = 0.8
     doublet_nmad: float = 4.0
@@ -218,8 +222,7 @@ class QCSettings:
     debris_fallback_quantile: float = 0.01
     debris_cap_fraction: float = 0.4
     debris_clear_valley_ratio: float = 0.25
-    debris_ssc_quantile: float = 0.99
-    debris_ssc_factor: float = 1.2
+    debris_ssc_nmad: float = 4.0
     debris_ssc_min_events: int = 20
     debris_max_fraction: float = 0.3
     stats_max_events: int = 1_000_000
@@ -660,6 +663,7 @@ def _time(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) ->
     rate_bad = nonempty & (dev > s.time_rate_nmad * scale_c) & (dev > s.time_rate_min_rel * med_c)
     sig_bad = np.zeros(nbins, dtype=np.bool_)
     sig_channels: list[str] = []
+    sig_ref: list[tuple[float | None, float, float]] = [(None, 0.0, 0.0)] * len(use)
     if use:
         los_a, his_a = np.asarray(los), np.asarray(his)
         meds = _bin_means(hist, counts, los_a, his_a)
@@ -669,6 +673,7 @@ def _time(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) ->
                 m = meds[judged, jj]
                 mm, mad = _robust(m)
                 floor = s.time_signal_min_delta * (his_a[jj] - los_a[jj])
+                sig_ref[jj] = (mm, mad, floor)
                 bad = judged & (np.abs(meds[:, jj] - mm) > max(s.time_signal_nmad * mad, floor))
                 if bad.any():
                     sig_channels.append(acq.channels[j].name)
@@ -688,14 +693,29 @@ def _time(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) ->
         if i > 0 and j < len(idx) and (j - i) < s.time_min_good_run:
             bad[idx[i:j]] = True
         i = j
-    would = int(counts[bad].sum())
+    width = (tmax - tmin) / nbins
+    bad_iv = _bad_intervals(bad, edges)
+    refined = 0
+    if s.time_refine_factor > 1 and bad_iv:
+        bad_iv, refined = _refine_intervals(
+            bad, edges, t, st.keep, vals, use, los, his, sig_ref, med_c, mad_c, s
+        )
+    starts = np.asarray([-np.inf if a is None else a for a, _ in bad_iv], dtype=np.float64)
+    stops = np.asarray([np.inf if b is None else b for _, b in bad_iv], dtype=np.float64)
+    would = (
+        int(K.remove_in_intervals(t, st.keep, st.labels, starts, stops, CODE_TIME, False))
+        if bad_iv
+        else 0
+    )
     st.details["time"] = {
         "bins": nbins,
-        "bin_width_seconds": (tmax - tmin) / nbins,
+        "bin_width_seconds": width,
         "median_events_per_bin": med_c,
         "bad_bins_rate": int(rate_bad.sum()),
         "bad_bins_signal": int(sig_bad.sum()),
         "signal_channels_jumping": sig_channels,
+        "bad_intervals_seconds": [(a, b) for a, b in bad_iv],
+        "boundaries_refined": refined,
         "would_remove": would,
     }
     if would > s.time_abort_fraction * n_kept:
@@ -708,37 +728,35 @@ def _time(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) ->
     if would == 0:
         st.time_intervals = [(tmin, tmax)]
         return
-    removed = int(K.remove_bad_time_bins(t, st.keep, st.labels, edges, bad, CODE_TIME))
+    removed = int(K.remove_in_intervals(t, st.keep, st.labels, starts, stops, CODE_TIME, True))
     st.removed["time"] = removed
-    # kept intervals: runs of not-bad bins (empty bins hold no kept event and join runs)
-    runs: list[tuple[int, int]] = []
-    b = 0
-    while b < nbins:
-        if bad[b]:
-            b += 1
-            continue
-        e = b
-        while e + 1 < nbins and not bad[e + 1]:
-            e += 1
-        runs.append((b, e))
-        b = e + 1
+    # kept ranges: the complement of the bad intervals (min inclusive, max exclusive)
+    runs: list[tuple[float | None, float | None]] = []
+    lo: float | None = None
+    for a, b in bad_iv:
+        if a is not None:
+            runs.append((lo, a))
+        lo = b
+        if b is None:
+            break
+    else:
+        runs.append((lo, None))
+    runs = [(a, b) for a, b in runs if a is None or b is None or b > a]
     tname = acq.channels[tcol].name
     dim = (Dimension(channel=tname, compensated=False, transform=None),)
     rects = []
     intervals = []
-    for k, (b0, b1) in enumerate(runs):
-        lo = float(edges[b0]) if b0 > 0 else None
-        hi = float(edges[b1 + 1]) if b1 < nbins - 1 else None
+    for k, (lo_k, hi_k) in enumerate(runs):
         rects.append(
             RectangleGate(
                 id=f"qc_time_{k + 1}" if len(runs) > 1 else "qc_time",
                 parent=st.parent,
                 dimensions=dim,
-                mins=(lo,),
-                maxs=(hi,),
+                mins=(lo_k,),
+                maxs=(hi_k,),
             )
         )
-        intervals.append((tmin if lo is None else lo, tmax if hi is None else hi))
+        intervals.append((tmin if lo_k is None else lo_k, tmax if hi_k is None else hi_k))
     st.time_intervals = intervals
     if len(rects) == 1:
         st.gates.append(rects[0])
@@ -758,6 +776,92 @@ def _time(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) ->
             "high_time_fraction",
             f"{100.0 * removed / len(st.keep):.1f}% of events in unstable acquisition time",
         )
+
+
+def _bad_intervals(bad: np.ndarray, edges: np.ndarray) -> list[tuple[float | None, float | None]]:
+    """Runs of bad bins as ``[start, stop)`` times; ``None`` = open (first/last bin)."""
+    nbins = len(bad)
+    out: list[tuple[float | None, float | None]] = []
+    b = 0
+    while b < nbins:
+        if not bad[b]:
+            b += 1
+            continue
+        e = b
+        while e + 1 < nbins and bad[e + 1]:
+            e += 1
+        out.append(
+            (None if b == 0 else float(edges[b]), None if e == nbins - 1 else float(edges[e + 1]))
+        )
+        b = e + 1
+    return out
+
+
+def _refine_intervals(bad, edges, t, keep, vals, use, los, his, sig_ref, med_c, mad_c, s):
+    """Sub-bin boundaries of each run of bad bins.
+
+    Around every run (extended by one bin on each side) the acquisition is re-binned
+    ``time_refine_factor`` times finer and each fine bin judged with the same rate and signal
+    rules, scaled to the fine bin size (Poisson/mean noise grow as sqrt(factor)). The run
+    becomes the span of its bad fine bins; a run without any bad fine bin keeps its coarse
+    bounds. Returns the merged intervals and the number of refined runs.
+    """
+    f = int(s.time_refine_factor)
+    nbins = len(bad)
+    coarse = _bad_intervals(bad, edges)
+    out: list[tuple[float | None, float | None]] = []
+    refined = 0
+    b = 0
+    k = 0
+    cols = np.asarray(use, dtype=np.int64)
+    los_a = np.asarray(los, np.float64)
+    his_a = np.asarray(his, np.float64)
+    lam = med_c / f
+    scale_r = max(math.sqrt(max(lam, 1.0)), mad_c / math.sqrt(f))
+    while b < nbins:
+        if not bad[b]:
+            b += 1
+            continue
+        e = b
+        while e + 1 < nbins and bad[e + 1]:
+            e += 1
+        w0, w1 = max(b - 1, 0), min(e + 2, nbins)
+        fine = np.linspace(edges[w0], edges[w1], (w1 - w0) * f + 1)
+        counts, sums = K.time_bin_sums(t, keep, fine, vals, cols, los_a, his_a)
+        dev = np.abs(counts - lam)
+        fbad = (dev > s.time_rate_nmad * scale_r) & (dev > s.time_rate_min_rel * lam)
+        judged = counts >= s.time_signal_min_bin_events
+        if len(cols) and judged.any():
+            means = sums / np.maximum(counts, 1)[:, None]
+            for jj, (mm, mad, floor) in enumerate(sig_ref):
+                if mm is None:
+                    continue
+                thr = max(s.time_signal_nmad * mad * math.sqrt(f), floor)
+                fbad |= judged & (np.abs(means[:, jj] - mm) > thr)
+        lo_c, hi_c = coarse[k]
+        k += 1
+        idx = np.flatnonzero(fbad)
+        if len(idx):
+            refined += 1
+            i0, i1 = int(idx[0]), int(idx[-1])
+            last = len(counts) - 1
+            lo = None if (w0 == 0 and i0 == 0) else float(fine[i0])
+            hi = None if (w1 == nbins and i1 == last) else float(fine[i1 + 1])
+            out.append((lo, hi))
+        else:
+            out.append((lo_c, hi_c))
+        b = e + 1
+    # merge overlapping/adjacent intervals (sorted by start; None = -inf)
+    out.sort(key=lambda iv: -math.inf if iv[0] is None else iv[0])
+    merged: list[tuple[float | None, float | None]] = []
+    for lo, hi in out:
+        if merged:
+            plo, phi = merged[-1]
+            if phi is None or (lo is not None and lo <= phi) or lo is None:
+                merged[-1] = (plo, None if (phi is None or hi is None) else max(phi, hi))
+                continue
+        merged.append((lo, hi))
+    return merged, refined
 
 
 # --------------------------------------------------------------------------------------
@@ -1108,9 +1212,10 @@ def _debris(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) 
         y = scale_column(acq, sch.index)
         low = K.kept_sample_below(y, x, st.keep, t_f, stride)
         if len(low) >= s.debris_ssc_min_events:
-            q = float(np.quantile(low, s.debris_ssc_quantile))
-            if q > 0:
-                t_s = _between(q * s.debris_ssc_factor, y)
+            # robust upper limit of the debris SSC-A (log scale): a few high-SSC cells
+            # among the low-FSC events do not move it
+            med, mad = _robust(np.log10(np.maximum(low, 1.0)))
+            t_s = _between(10.0 ** (med + s.debris_ssc_nmad * max(mad, 0.05)), y)
     if t_s is None:
         removed = int(
             K.remove_outside_range(x, st.keep, st.labels, t_f, np.inf, CODE_DEBRIS)

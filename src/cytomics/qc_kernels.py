@@ -325,3 +325,74 @@ def remove_in_box(x, y, keep, labels, x_max, y_max, code):  # pragma: no cover -
                 labels[i] = code
                 r += 1
     return r
+
+
+@nb.njit(cache=True, nogil=True)
+def time_bin_sums(t, keep, edges, values, cols, los, his):  # pragma: no cover - compiled
+    """Per-bin event counts and sums of clipped signals over ``edges[0] <= t <= edges[-1]``.
+
+    Parameters
+    ----------
+    t : float64[:]
+    keep : bool[:]
+    edges : float64[nbins + 1]
+        Increasing bin edges; events outside ``[edges[0], edges[-1]]`` are ignored.
+    values : float32[:, :]
+    cols : int64[k]
+    los, his : float64[k]
+        Each signal is clipped into ``[lo, hi]`` before summing.
+
+    Returns
+    -------
+    counts : int64[nbins]
+    sums : float64[nbins, k]
+    """
+    nbins = edges.shape[0] - 1
+    k = cols.shape[0]
+    counts = np.zeros(nbins, dtype=np.int64)
+    sums = np.zeros((nbins, k), dtype=np.float64)
+    t0 = edges[0]
+    t1 = edges[nbins]
+    for i in range(t.shape[0]):
+        if not keep[i]:
+            continue
+        ti = np.float64(t[i])
+        if not (ti >= t0 and ti <= t1):
+            continue
+        b = time_bin_of(ti, edges)
+        counts[b] += 1
+        for j in range(k):
+            v = np.float64(values[i, cols[j]])
+            if not np.isfinite(v):
+                v = los[j]
+            if v < los[j]:
+                v = los[j]
+            elif v > his[j]:
+                v = his[j]
+            sums[b, j] += v
+    return counts, sums
+
+
+@nb.njit(cache=True, nogil=True)
+def remove_in_intervals(t, keep, labels, starts, stops, code, apply):  # pragma: no cover
+    """Kept events with ``starts[k] <= t < stops[k]`` for some ``k`` (NaN time counts too:
+    it lies in no kept Time range).
+
+    Removes them when ``apply``; returns their number either way.
+    """
+    r = np.int64(0)
+    m = starts.shape[0]
+    for i in range(t.shape[0]):
+        if keep[i]:
+            ti = np.float64(t[i])
+            inside = ti != ti
+            for k in range(m):
+                if ti >= starts[k] and ti < stops[k]:
+                    inside = True
+                    break
+            if inside:
+                r += 1
+                if apply:
+                    keep[i] = False
+                    labels[i] = code
+    return r
