@@ -26,7 +26,7 @@ def _peak_rss_bytes() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
-def run_cytomics(path: str) -> dict:
+def run_cytomics(path: str, plots: bool = False) -> dict:
     """Time the cytomics chain on ``path``."""
     from cytomics.fcs import read_fcs
     from cytomics.gating.alot import gate_alot
@@ -36,11 +36,27 @@ def run_cytomics(path: str) -> dict:
 
     t0 = time.perf_counter()
     acq = read_fcs(path)
-    events = preprocess(acq, markers=match_panel(acq, "alot").markers)
+    t1 = time.perf_counter()
+    events = preprocess(acq, markers=match_panel(acq, "alot").markers, inplace=True)
+    t2 = time.perf_counter()
     qc = run_qc(events)
+    t3 = time.perf_counter()
     res = gate_alot(events, qc)
     dt = time.perf_counter() - t0
-    return {"seconds": dt, "peak_rss": _peak_rss_bytes(), "blasts": res.counts["blasts"]}
+    stages = {"read": t1 - t0, "preprocess": t2 - t1, "qc": t3 - t2, "gating": dt - (t3 - t0)}
+    rss = _peak_rss_bytes()
+    out = {"seconds": dt, "peak_rss": rss, "blasts": res.counts["blasts"], "stages": stages}
+    if plots:
+        import tempfile as _tf
+
+        from cytomics.report.plots import plot_alot_overview
+
+        t4 = time.perf_counter()
+        with _tf.TemporaryDirectory() as td:
+            plot_alot_overview(events, qc, res, td)
+        out["plots_seconds"] = time.perf_counter() - t4
+        out["peak_rss_with_plots"] = _peak_rss_bytes()
+    return out
 
 
 def run_flowkit(path: str) -> dict:
@@ -86,10 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--file", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.side:
-        out = run_cytomics(args.file) if args.side == "cytomics" else run_flowkit(args.file)
+        out = (run_cytomics(args.file, plots=True) if args.side == "cytomics"
+               else run_flowkit(args.file))
         print(json.dumps(out))
         return 0
-    from cytomics.fcs import read_fcs_metadata
+    from cytomics.fcs.reader import read_fcs_metadata
     from cytomics.simulate.api import simulate_case, write_case
 
     with tempfile.TemporaryDirectory() as td:
@@ -113,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"events: {args.events:,}   DATA segment: {data_bytes / 2**20:.0f} MiB")
     print(f"cytomics ingest+QC+gating: {c['seconds']:.2f} s, peak RSS {c['peak_rss'] / 2**20:.0f} MiB "
           f"({c['peak_rss'] / data_bytes:.2f}x DATA)")
+    print("  stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in c["stages"].items()))
+    if "plots_seconds" in c:
+        print(f"  7 overview plots (2-D histograms): {c['plots_seconds']:.2f} s, peak RSS "
+              f"{c['peak_rss_with_plots'] / data_bytes:.2f}x DATA")
     print(f"FlowKit read+comp+logicle+5 gates: {f['seconds']:.2f} s, peak RSS "
           f"{f['peak_rss'] / 2**20:.0f} MiB ({f['peak_rss'] / data_bytes:.2f}x DATA)")
     print(f"speed ratio FlowKit/cytomics: {f['seconds'] / c['seconds']:.1f}x")

@@ -109,6 +109,12 @@ class AlotGatingSettings:
     b_abnormal_min_fraction
         CD19+ cyCD79a+ events in the blast region (CD45 dim/negative, SSC low) are normal B
         precursors (hematogones) unless they reach this fraction of nucleated events.
+    b_cluster_min_fraction, b_cluster_sd_k, hematogone_cd45_floor
+        A smaller compact B cluster (at least ``b_cluster_min_fraction`` of nucleated) is
+        abnormal when its CD45 peak lies below the earliest hematogones, i.e. more than
+        ``hematogone_cd45_floor`` neutrophil-to-lymphocyte CD45 distances below the
+        neutrophils; the cluster ends at the valley to the hematogones or
+        ``b_cluster_sd_k`` robust SDs above its peak (hematogones above stay normal).
     other_abnormal_min_fraction
         Non-B events of the blast region (CD34+ myeloid precursors, basophils, ...) are
         normal unless they reach this fraction of nucleated events.
@@ -147,6 +153,9 @@ class AlotGatingSettings:
     cd45neg_position: float = 0.3
     lymph_cd45_floor: float = 0.3
     b_abnormal_min_fraction: float = 0.10
+    b_cluster_min_fraction: float = 0.01
+    b_cluster_sd_k: float = 2.0
+    hematogone_cd45_floor: float = 0.7
     other_abnormal_min_fraction: float = 0.03
     max_vertices: int = 24
     min_population_events: int = 10
@@ -361,6 +370,39 @@ def _brightest_peak(x: np.ndarray, s: AlotGatingSettings) -> tuple[float, float]
     if upper.size < s.min_control_events:
         return None
     return top, float(np.median(upper) / 0.6745)  # half-normal: median = 0.6745 SD
+
+
+def _b_blast_cluster(
+    x45: np.ndarray, neutro45: float, span45: float, nucleated: int, s: AlotGatingSettings
+) -> tuple[float, bool]:
+    """CD45 upper limit of a leukemic B cluster among B-like (CD19+ cyCD79a+) events of the
+    blast region, and whether the cluster is abnormal.
+
+    The cluster is the lowest CD45 density peak of these events; it ends at the valley to
+    the next peak (the hematogone continuum) or ``b_cluster_sd_k`` robust SDs above its
+    peak. It is abnormal when it holds ``b_abnormal_min_fraction`` of the nucleated
+    events, or ``b_cluster_min_fraction`` with a peak clearly dimmer than the earliest
+    hematogones (``hematogone_cd45_floor``, in units of the neutrophil-to-lymphocyte CD45
+    distance below the neutrophils).
+    """
+    if x45.size < s.min_population_events:
+        return float("inf"), False
+    d = dens.density_1d(x45, lo=float(x45.min()) - 0.05, hi=float(x45.max()) + 0.05,
+                        bins=128, sigma_bins=2.0)
+    peaks = sorted((p for p in dens.find_peaks_1d(d, min_height=0.05, min_prominence=0.1)
+                    if p.mass >= 0.1), key=lambda p: p.position)
+    if not peaks:
+        return float("inf"), False
+    low = peaks[0]
+    below = low.position - x45[x45 < low.position]
+    sd = float(np.median(below) / 0.6745) if below.size >= 10 else 0.05
+    cut = low.position + s.b_cluster_sd_k * sd
+    if len(peaks) >= 2:
+        cut = min(cut, dens.valley_between(d, low.position, peaks[1].position))
+    frac = float((x45 < cut).sum()) / max(nucleated, 1)
+    dim = low.position <= neutro45 - s.hematogone_cd45_floor * span45
+    abnormal = frac >= s.b_abnormal_min_fraction or (frac >= s.b_cluster_min_fraction and dim)
+    return float(cut), bool(abnormal)
 
 
 # --------------------------------------------------------------------------------------
@@ -614,21 +656,31 @@ def gate_alot(
         n_c = int(m_c.sum())
         b_like = m_c & masks[g_b] if g_b else np.zeros(n, bool)
         t_like = m_c & masks[g_tbl] if g_tbl else np.zeros(n, bool)
-        frac_b = float(b_like.sum()) / nucleated
+        # hematogones form a CD45 continuum from dim to the lymphocytes; a leukemic B cluster
+        # is a compact CD45 peak below it (or more B events than normal marrow holds)
+        b_cut, b_abn = _b_blast_cluster(data[b_like, cx], neutro[0], span45, nucleated, s)
+        n_bcl = int((data[b_like, cx] < b_cut).sum()) if b_abn else 0
         frac_other = float(n_c - b_like.sum()) / nucleated
-        # hematogones (B-like) and a few CD34+ myeloid precursors are normal in marrow; an
-        # abnormal cluster outnumbers what normal marrow holds in the region
-        if frac_b >= s.b_abnormal_min_fraction and b_like.sum() >= 0.4 * n_c:
+        if b_abn:
+            landmarks["b_cluster_cd45_cut"] = (b_cut, n_bcl / nucleated)
+        if b_abn and n_bcl >= 0.4 * (n_c - (int(b_like.sum()) - n_bcl)):
             blast_lineage = "b"
         elif frac_other >= s.other_abnormal_min_fraction:
             blast_lineage = "t" if t_like.sum() >= 0.2 * (n_c - b_like.sum()) else "other"
-        elif frac_b >= s.b_abnormal_min_fraction:
+        elif b_abn:
             blast_lineage = "b"
         excluded: list[tuple[str, bool]] = [(cand, False)]
         if g_b is not None and blast_lineage != "b":
             gid = gb.boolean("alot_b_precursors", parent, "and", [(cand, False), (g_b, False)])
             precursor_terms.append((gid, LABEL_CODES["b_precursors"]))
             excluded.append((g_b, True))
+        b_blast_gate = g_b
+        if blast_lineage == "b" and np.isfinite(b_cut):
+            lo45 = gb.rectangle("pheno_CD45_below_hematogones", parent, {cx: (None, b_cut)})
+            b_blast_gate = gb.boolean("pheno_B_blast", parent, "and", [(g_b, False), (lo45, False)])
+            gid = gb.boolean("alot_b_precursors", parent, "and",
+                             [(cand, False), (g_b, False), (lo45, True)])
+            precursor_terms.append((gid, LABEL_CODES["b_precursors"]))
         if g_34 is not None and blast_lineage == "none":
             ops = [(cand, False), (g_34, False)] + ([(g_b, True)] if g_b else [])
             gid = gb.boolean("alot_myeloid_precursors", parent, "and", ops)
@@ -636,7 +688,7 @@ def gate_alot(
             excluded.append((g_34, True))
         if blast_lineage == "none":
             flags.append("no_abnormal_blast_cluster")
-        lineage_gate = {"b": g_b, "t": g_tbl}.get(blast_lineage)
+        lineage_gate = {"b": b_blast_gate, "t": g_tbl}.get(blast_lineage)
         if lineage_gate is not None:
             # lymphoid blasts carry their lineage marker: the rest of the region (monocyte
             # tails, myeloid precursors, basophils) stays out of the blast count
