@@ -34,6 +34,7 @@ def run_cytomics(path: str, plots: bool = False) -> dict:
     from cytomics.preprocess.pipeline import preprocess
     from cytomics.qc import run_qc
 
+    base_rss = _peak_rss_bytes()  # interpreter + numpy/numba/scipy imports
     t0 = time.perf_counter()
     acq = read_fcs(path)
     t1 = time.perf_counter()
@@ -45,7 +46,8 @@ def run_cytomics(path: str, plots: bool = False) -> dict:
     dt = time.perf_counter() - t0
     stages = {"read": t1 - t0, "preprocess": t2 - t1, "qc": t3 - t2, "gating": dt - (t3 - t0)}
     rss = _peak_rss_bytes()
-    out = {"seconds": dt, "peak_rss": rss, "blasts": res.counts["blasts"], "stages": stages}
+    out = {"seconds": dt, "peak_rss": rss, "blasts": res.counts["blasts"], "stages": stages,
+           "import_rss": base_rss}
     if plots:
         import tempfile as _tf
 
@@ -130,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"events: {args.events:,}   DATA segment: {data_bytes / 2**20:.0f} MiB")
     print(f"cytomics ingest+QC+gating: {c['seconds']:.2f} s, peak RSS {c['peak_rss'] / 2**20:.0f} MiB "
           f"({c['peak_rss'] / data_bytes:.2f}x DATA)")
+    print(f"  peak RSS above the import baseline ({c['import_rss'] / 2**20:.0f} MiB): "
+          f"{(c['peak_rss'] - c['import_rss']) / data_bytes:.2f}x DATA")
     print("  stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in c["stages"].items()))
     if "plots_seconds" in c:
         print(f"  7 overview plots (2-D histograms): {c['plots_seconds']:.2f} s, peak RSS "

@@ -316,7 +316,13 @@ def marker_thresholds(
     similar across the channels of a logicle-scaled tube); a marker whose lowest peak lies
     far above it is re-thresholded against it (see :func:`positivity_threshold`).
     """
-    zeros = {m: _display_zero(events, events.markers[m]) for m in mk}
+    cache: dict[Any, float | None] = {}
+    zeros = {}
+    for m in mk:
+        t = events.transforms[events.markers[m]]
+        if t not in cache:
+            cache[t] = _display_zero(events, events.markers[m])
+        zeros[m] = cache[t]
     first = {m: positivity_threshold(mk[m], settings, zero=zeros[m]) for m in mk}
     negs = [p for _, p in first.values() if np.isfinite(p)]
     if len(negs) < 3:
@@ -574,6 +580,14 @@ def gate_alot(
 
     # 5. polygons -----------------------------------------------------------------------------
     gb = GateBuilder(events)
+    masks: dict[str, np.ndarray] = dict(ext)
+
+    def evaluate_new() -> dict[str, np.ndarray]:
+        # incremental: each gate is evaluated once, over the whole matrix, without copies
+        new = [g for g in gb.gates if g.id not in masks]
+        masks.update(evaluate_gates(new, events, root_mask=keep, external=masks))
+        return masks
+
     region_gate: dict[str, str] = {}
     order = (0, 1, 4, 3, 2, 5)  # priority when simplified polygons overlap
     for r in order:
@@ -585,7 +599,7 @@ def gate_alot(
         if len(poly) < 3:
             continue
         region_gate[name] = gb.polygon(f"alot_{name}_region", parent, cx, cy, poly)
-    masks = evaluate_gates(gb.gates, events, root_mask=keep, external=ext)
+    masks = evaluate_new()
     excl: dict[str, str] = {}
     earlier: list[str] = []
     for r in order:
@@ -599,7 +613,7 @@ def gate_alot(
         else:
             excl[name] = gid
         earlier.append(gid)
-    masks = evaluate_gates(gb.gates, events, root_mask=keep, external=ext)
+    masks = evaluate_new()
 
     # 6. phenotype gates (rectangles on the lineage markers) --------------------------------
     def rect(gid: str, bounds: dict[str, tuple[float | None, float | None]]) -> str | None:
@@ -643,7 +657,7 @@ def gate_alot(
             gb.boolean("alot_blast_candidates", parent, "or", [(region, False), (low_pos, False)])
             if region is not None else low_pos
         )
-    masks = evaluate_gates(gb.gates, events, root_mask=keep, external=ext)
+    masks = evaluate_new()
 
     # 7. the abnormal blast cluster -----------------------------------------------------------
     nucleated = max(int(keep.sum()), 1)
@@ -697,7 +711,7 @@ def gate_alot(
             blast_parts.append(gb.boolean("alot_blast_region_other", parent, "and", excluded))
         else:
             blast_parts.append(cand)
-        masks = evaluate_gates(gb.gates, events, root_mask=keep, external=ext)
+        masks = evaluate_new()
     # phenotype of the blast cluster -> blasts hiding in the lymphocyte / monocyte gates
     blast_cluster = (
         np.logical_or.reduce([masks[g] for g in blast_parts]) if blast_parts else np.zeros(n, bool)
@@ -742,7 +756,7 @@ def gate_alot(
             blasts_gid = gb.boolean("alot_blasts", parent, "or", [(g, False) for g in blast_parts])
         else:
             blasts_gid = blast_parts[0] if blast_parts else None
-    masks = evaluate_gates(gb.gates, events, root_mask=keep, external=ext)
+    masks = evaluate_new()
 
     # 8. terminal gates (disjoint) ------------------------------------------------------------
     terms: list[tuple[str, int]] = []
@@ -771,13 +785,14 @@ def gate_alot(
         terms.append((gid, code))
     if blasts_gid is not None:
         terms.append((blasts_gid, LABEL_CODES["blasts"]))
-    masks = evaluate_gates(gb.gates, events, root_mask=keep, external=ext)
+    masks = evaluate_new()
 
     base = np.asarray(qc.labels, dtype=np.uint8).copy()
     base[keep] = LABEL_CODES["unclassified"]
     labels = assign_labels(base, masks, terms)
+    per_code = np.bincount(labels, minlength=256)
     counts = {
-        name: int(np.isin(labels, [LABEL_CODES[m] for m in members]).sum())
+        name: int(sum(per_code[LABEL_CODES[m]] for m in members))
         for name, members in AGGREGATES.items()
     }
     for name in ("lymphocytes", "monocytes", "granulocytes", "cd45_negative"):

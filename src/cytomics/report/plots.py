@@ -49,7 +49,14 @@ def _axis_label(events: Events, col: int) -> str:
     return f"{marker} ({ch.name})" if marker and marker != ch.name else ch.name
 
 
-def _limits(v: np.ndarray) -> tuple[float, float]:
+#: events used to place the axis limits (a strided subsample; limits are percentiles).
+LIMIT_SAMPLE = 200_000
+
+
+def _limits(v: np.ndarray, mask: np.ndarray | None = None) -> tuple[float, float]:
+    if mask is not None:
+        step = max(1, v.size // LIMIT_SAMPLE)
+        v = v[::step][mask[::step]]
     if v.size == 0:
         return 0.0, 1.0
     lo, hi = np.quantile(v, [0.001, 0.999])
@@ -95,14 +102,15 @@ def _population_plot(
     plt, fig, ax = _figure()
     x = events.values[:, cx]
     y = events.values[:, cy]
-    xr = _limits(x[base])
-    yr = _limits(y[base])
+    xr = _limits(x, base)
+    yr = _limits(y, base)
     _density_layer(ax, x, y, xr, yr, base, "Greys", alpha=0.55)
     handles = []
-    total = max(int(base.sum()), 1)
+    total = max(int(np.count_nonzero(base)), 1)
+    scratch = np.empty(base.shape, dtype=bool)  # one reused buffer, no per-group copies
     for name, mask in groups:
-        m = mask & base
-        k = int(m.sum())
+        m = np.logical_and(mask, base, out=scratch)
+        k = int(np.count_nonzero(m))
         if k == 0:
             continue
         colour = COLOURS.get(name, "#ff7f0e")
@@ -135,7 +143,12 @@ def _population_plot(
 def _masks(labels: np.ndarray) -> dict[str, np.ndarray]:
     names = ("lymphocytes", "monocytes", "granulocytes", "cd45_negative", "b_precursors",
              "myeloid_precursors", "blasts")
-    return {n: np.isin(labels, [LABEL_CODES[m] for m in AGGREGATES[n]]) for n in names}
+    out = {}
+    for n in names:
+        lut = np.zeros(256, dtype=bool)
+        lut[[LABEL_CODES[m] for m in AGGREGATES[n]]] = True
+        out[n] = lut[labels]
+    return out
 
 
 def _col(events: Events, *names: str) -> int | None:
