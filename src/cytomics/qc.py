@@ -836,7 +836,9 @@ def _refine_intervals(bad, edges, t, keep, vals, use, los, his, sig_ref, med_c, 
             for jj, (mm, mad, floor) in enumerate(sig_ref):
                 if mm is None:
                     continue
-                thr = max(s.time_signal_nmad * mad * math.sqrt(f), floor)
+                # fine-bin means are noisier: their own robust spread in the window counts
+                _, mad_w = _robust(means[judged, jj]) if judged.sum() >= 5 else (0.0, 0.0)
+                thr = max(s.time_signal_nmad * max(mad * math.sqrt(f), mad_w), floor)
                 fbad |= judged & (np.abs(means[:, jj] - mm) > thr)
         lo_c, hi_c = coarse[k]
         k += 1
