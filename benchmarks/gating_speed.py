@@ -21,6 +21,15 @@ from pathlib import Path
 
 
 def _peak_rss_bytes() -> int:
+    """Peak RSS of this process image (VmHWM; ru_maxrss would include the parent's peak
+    inherited across fork+exec on Linux)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     import resource
 
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
