@@ -78,8 +78,15 @@ def test_simulated_cases_find_populations_and_blasts(kind, seed, bf, variant, tm
 
 
 @pytest.mark.parametrize("kind", ["normal_bm", "normal_pb"])
-def test_normal_samples_give_few_blasts(kind, tmp_path):
-    _, qc, res, _ = simulated(kind, 9, None, tmp_path)
+@pytest.mark.parametrize("seed", [
+    1, 3, 9,
+    # known weakness, kept visible: normal basophils + CD34+ myeloid precursors + plasma
+    # cells (~4% of nucleated) in the CD45-dim region pass the 3% "other abnormal" rule
+    pytest.param(2, marks=pytest.mark.xfail(strict=True, reason="normal CD45-dim cells "
+                                            "exceed other_abnormal_min_fraction")),
+])
+def test_normal_samples_give_few_blasts(kind, seed, tmp_path):
+    _, qc, res, _ = simulated(kind, seed, None, tmp_path)
     assert res.counts["blasts"] <= 0.01 * qc.keep.sum()
     assert res.counts["lymphocytes"] > 0 and res.counts["granulocytes"] > 0
 
