@@ -40,3 +40,21 @@ def test_raw_of_compensated_column_is_refused_after_inplace(fcs_file: Path) -> N
     column = events.acquisition.channel_index(events.spillover.detectors[0])
     with pytest.raises(ValueError, match="overwritten in place"):
         events.raw_column(column)
+
+
+@pytest.mark.parametrize(
+    "relative",
+    [
+        "cytoexplorerdata/inst/extdata/Compensation/Compensation-Unstained.fcs",
+        "cytoflow/cytoflow/tests/data/module_examples/stabilize.fcs",  # $PnR 1000 (not 2**k)
+        "flowcal/test/Data002.fcs",
+    ],
+)
+def test_qc_identical_in_place_and_copy(corpus: Path, relative: str) -> None:
+    from cytomics.qc import run_qc
+
+    path = corpus / relative
+    copy_qc = run_qc(preprocess(read_fcs(path)))
+    inplace_qc = run_qc(preprocess(read_fcs(path), inplace=True))
+    np.testing.assert_array_equal(inplace_qc.labels, copy_qc.labels)
+    assert inplace_qc.removed == copy_qc.removed

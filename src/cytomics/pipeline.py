@@ -117,6 +117,7 @@ def _run_stages(
         settings=TransformSettings.from_mapping(config.get("transforms", {})),
         spillover_override=override,
         markers=dict(match.markers),
+        inplace=True,  # one event matrix per process: 4-10 M-event MRD tubes fit comfortably
     )
     result["compensation"] = {
         "applied": events.spillover is not None,

@@ -390,11 +390,12 @@ def effective_range(channel: Channel, acquisition: Acquisition) -> float:
     return float(channel.range)
 
 
-def scale_column(acquisition: Acquisition, column: int) -> np.ndarray:
-    """Gating-ML/FlowKit *scale values* of a non-time channel: the raw linear column, divided
-    by ``$PnG`` when the gain is not 0 or 1 (float64 then, as FlowKit computes it)."""
-    ch = acquisition.channels[column]
-    x = acquisition.events[:, column]
+def scale_column(events: Events, column: int) -> np.ndarray:
+    """Gating-ML/FlowKit *scale values* of a non-time channel: the raw linear column
+    (:meth:`Events.raw_column`, also after in-place pre-processing), divided by ``$PnG`` when
+    the gain is not 0 or 1 (float64 then, as FlowKit computes it)."""
+    ch = events.acquisition.channels[column]
+    x = events.raw_column(column)
     if ch.gain not in (0.0, 1.0) and math.isfinite(ch.gain):
         return x.astype(np.float64) / ch.gain
     return x
@@ -473,11 +474,21 @@ def _margins(events: Events, scatter: dict[str, int], st: _State, s: QCSettings)
     if s.margin_fluorescence:
         tcol = acq.time_channel()
         scat = set(scatter.values())
-        cols += [
+        fluorescence = [
             ch.index
             for ch in acq.channels
             if ch.index not in scat and ch.index != tcol and not ch.is_scatter
         ]
+        if events.raw_overwritten:  # raw compensated channels are gone after in-place preprocess
+            kept = [j for j in fluorescence if not events.is_compensated(j)]
+            if len(kept) < len(fluorescence):
+                st.flag(
+                    "fluorescence_margins_skipped_inplace",
+                    "fluorescence margins not checked on compensated channels "
+                    "(pre-processed in place)",
+                )
+            fluorescence = kept
+        cols += fluorescence
     if not cols:
         st.flag("margins_skipped_no_scatter", "no FSC-A/SSC-A/FSC-H channel: margins not checked")
         return
@@ -488,7 +499,7 @@ def _margins(events: Events, scatter: dict[str, int], st: _State, s: QCSettings)
     detail: dict[str, Any] = {}
     for j in cols:
         ch = acq.channels[j]
-        x = scale_column(acq, j)
+        x = scale_column(events, j)
         lo_v, hi_v, nf = K.kept_extremes(x, st.keep)
         rng = effective_range(ch, acq) / _gain(ch)
         upper = math.inf
@@ -896,10 +907,10 @@ def _doublets(events: Events, scatter: dict[str, int], st: _State, s: QCSettings
     n_kept = st.n_kept()
     stride = _stride(n_kept, s.stats_max_events)
     a_ch = acq.channels[scatter["fsc_a"]]
-    a = scale_column(acq, a_ch.index)
+    a = scale_column(events, a_ch.index)
     if "fsc_h" in scatter:
         h_ch = acq.channels[scatter["fsc_h"]]
-        h = scale_column(acq, h_ch.index)
+        h = scale_column(events, h_ch.index)
         off = float(s.doublet_ratio_offset)
         r = K.ratio_sample(a, h, st.keep, off, stride)
         if len(r) < 50:
@@ -949,7 +960,7 @@ def _doublets(events: Events, scatter: dict[str, int], st: _State, s: QCSettings
         }
     else:
         w_ch = acq.channels[scatter["fsc_w"]]
-        w = scale_column(acq, w_ch.index)
+        w = scale_column(events, w_ch.index)
         smp = K.kept_sample(w, st.keep, stride)
         if len(smp) < 50:
             st.flag("doublets_skipped_too_few_events", "too few events to estimate FSC-W")
@@ -1165,7 +1176,7 @@ def _debris(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) 
         st.flag("debris_skipped_no_fsc", "no FSC-A channel: debris not removed")
         return
     ch = acq.channels[scatter["fsc_a"]]
-    x = scale_column(acq, ch.index)
+    x = scale_column(events, ch.index)
     n_kept = st.n_kept()
     stride = _stride(n_kept, s.stats_max_events)
     smp = K.kept_sample(x, st.keep, stride)
@@ -1211,7 +1222,7 @@ def _debris(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) 
     t_s: float | None = None
     if "ssc_a" in scatter:
         sch = acq.channels[scatter["ssc_a"]]
-        y = scale_column(acq, sch.index)
+        y = scale_column(events, sch.index)
         low = K.kept_sample_below(y, x, st.keep, t_f, stride)
         if len(low) >= s.debris_ssc_min_events:
             # robust upper limit of the debris SSC-A (log scale): a few high-SSC cells
