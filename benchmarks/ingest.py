@@ -152,7 +152,7 @@ def phase(name: str, path: Path) -> dict:
         acq = read_fcs(path)
         out["events"] = acq.n_events
         t = time.perf_counter()
-        events = preprocess(acq, inplace=name == "preprocess")
+        events = preprocess(acq, inplace=name in ("preprocess", "qc"))  # the pipeline path
         out["seconds"] = time.perf_counter() - t
         if name == "preprocess_copy":
             # same work again: output pages already mapped (first-touch page faults excluded)
