@@ -86,7 +86,9 @@ def test_analyze_writes_contract_files_and_flowkit_reproduces_counts(
 
 def test_analyze_rejects_bad_input_with_exit_3(batch: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "BAD"
-    code = main(["analyze", str(batch / "fcs" / "broken.fcs"), "--panel", "alot", "--out", str(out)])
+    code = main(
+        ["analyze", str(batch / "fcs" / "broken.fcs"), "--panel", "alot", "--out", str(out)]
+    )
     assert code == 3
     result = json.loads((out / "result.json").read_text())
     assert result["status"] == "rejected"
@@ -94,6 +96,45 @@ def test_analyze_rejects_bad_input_with_exit_3(batch: Path, tmp_path: Path, caps
     assert "broken.fcs" in result["errors"][0]["message"]
     assert "broken.fcs" in capsys.readouterr().err
     assert not (out / "labels.npy").exists()
+    assert result["acquisition"]["file"] == "broken.fcs"
+    assert len(result["acquisition"]["sha256"]) == 64
+
+
+def test_ungated_tube_reports_no_population_percentages(batch: Path, tmp_path: Path) -> None:
+    from cytomics.simulate import simulate_case, write_case
+
+    fcs = write_case(
+        simulate_case(
+            "b_all_pro_b",
+            seed=4,
+            n_events=20_000,
+            panel="bcp_all_mrd_tube1",
+            timepoint="d33",
+            blast_fraction=1e-3,
+        ),
+        tmp_path / "mrd.fcs",
+    )
+    out = tmp_path / "MRD"
+    assert (
+        main(
+            [
+                "analyze",
+                str(fcs),
+                "--panel",
+                "bcp_all_mrd_tube1",
+                "--out",
+                str(out),
+                "--timepoint",
+                "d33",
+                "--no-plots",
+            ]
+        )
+        == 0
+    )
+    result = json.loads((out / "result.json").read_text())
+    assert result["status"] == "review"
+    assert set(result["populations"]) == {"nucleated"}  # no 0 % blasts for an ungated tube
+    assert result["mrd"]["status"] == "not_evaluable"
 
 
 def test_analyze_usage_error_exit_2(batch: Path) -> None:
@@ -119,7 +160,10 @@ def test_snakemake_batch_runs_every_sample_and_is_idempotent(batch: Path) -> Non
     assert first.returncode == 0, first.stderr[-3000:]
     summary = (batch / "results" / "summary.tsv").read_text().splitlines()
     header = summary[0].split("\t")
-    rows = {line.split("\t")[0]: dict(zip(header, line.split("\t"), strict=True)) for line in summary[1:]}
+    rows = {
+        line.split("\t")[0]: dict(zip(header, line.split("\t"), strict=True))
+        for line in summary[1:]
+    }
     assert set(rows) == {"T1", "N1", "BAD", "GONE"}
     assert rows["BAD"]["status"] == "rejected" and "fcs_truncated" in rows["BAD"]["errors"]
     assert rows["GONE"]["status"] == "rejected" and "absent.fcs" in rows["GONE"]["errors"]

@@ -74,6 +74,10 @@ def analyze_sample(request: SampleRequest, config: dict[str, Any]) -> dict[str, 
     except CytomicsInputError as exc:
         log.warning("sample %s rejected: [%s] %s", request.sample_id, exc.code, exc)
         mark_rejected(result, exc)
+        record = result.get("acquisition") or {"file": Path(request.fcs).name}
+        if "sha256" not in record and Path(request.fcs).is_file():
+            record["sha256"] = file_sha256(request.fcs)  # traceability of the rejected input
+        result["acquisition"] = record
     _remove_stale(out_dir, keep=written | {"result.json"})
     atomic.write_json(out_dir / "result.json", result)
     return result
@@ -98,6 +102,7 @@ def _run_stages(
     result["provenance"]["panel_sha256"] = getattr(panel, "sha256", None)
 
     fcs = Path(request.fcs)
+    result["acquisition"] = {"file": fcs.name}  # named before reading: rejected files too
     acquisition = read_fcs(fcs)
     result["acquisition"] = _acquisition_record(acquisition, fcs)
     result["simulated"] = "SIMULATED" in acquisition.keywords.get("$COM", "").upper()
@@ -160,7 +165,10 @@ def _run_stages(
         )
         result["mrd"] = {"status": "not_evaluable", "reason": "MRD quantification not implemented"}
 
-    result["populations"] = population_table(labels)
+    table = population_table(labels)
+    # without population gating only the QC-level count is measured: never print a 0 % for
+    # populations that were not looked for
+    result["populations"] = table if gating is not None else {"nucleated": table["nucleated"]}
     atomic.write_npy(out_dir / "labels.npy", labels)
     written.add("labels.npy")
 
@@ -205,9 +213,7 @@ def _acquisition_record(acquisition: Any, fcs: Path) -> dict[str, Any]:
         "begin_time": kw.get("$BTIM"),
         "end_time": kw.get("$ETIM"),
         "tube_name": kw.get("TUBE NAME"),
-        "voltages": {
-            ch.name: ch.voltage for ch in acquisition.channels if ch.voltage is not None
-        },
+        "voltages": {ch.name: ch.voltage for ch in acquisition.channels if ch.voltage is not None},
         "warnings": list(acquisition.warnings),
     }
 
