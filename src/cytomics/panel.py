@@ -6,16 +6,16 @@ name** (``$PnS``, normalised by :func:`cytomics.markers.marker_key`) first; the 
 accepted channel names (``$PnN`` aliases) are only a fallback when ``$PnS`` is blank. A
 ``$PnS`` naming a different marker on the expected channel is a conflict, never a fallback.
 
-Where panels are found (:func:`panels_dir`):
+Where panels are found (:func:`panels_dir`, implemented in :mod:`cytomics.paths`, the one
+place that locates project data):
 
 1. ``$CYTOMICS_PANELS_DIR`` (a lab's own directory of tube YAMLs);
 2. ``$CYTOMICS_HOME/panels``;
-3. ``panels/`` of the project checkout, found by walking up from this module to the directory
-   holding ``pyproject.toml`` or ``Snakefile`` (editable installs, tests, CLI run anywhere);
-4. a copy shipped as package data in ``cytomics/panels`` (non-editable installs).
+3. ``panels/`` of the project checkout, found by walking up from the package to the directory
+   holding ``Snakefile`` and ``workflow/schemas/`` (editable installs, tests, CLI run anywhere).
 
-The schema is looked up in ``workflow/schemas/`` of the same project root (``$CYTOMICS_HOME`` or
-the walk-up), else in ``cytomics/schemas/`` package data.
+The schema is :func:`cytomics.paths.schema_path` ``("panel.schema.yaml")``, looked up in
+``workflow/schemas/`` of the same project root.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from typing import Any
 from cytomics.errors import PanelError, PanelMismatchError
 from cytomics.fcs.model import Acquisition, Channel
 from cytomics.markers import MarkerKey, channel_key, marker_key
+from cytomics.paths import panels_dir, schema_path
 
 __all__ = [
     "MarkerMatch",
@@ -179,64 +180,11 @@ class Panel:
 
 
 # --- locating and loading -------------------------------------------------------------
-def _is_project_root(path: Path) -> bool:
-    return (path / "pyproject.toml").is_file() or (path / "Snakefile").is_file()
-
-
-def _project_root() -> Path | None:
-    home = os.environ.get("CYTOMICS_HOME")
-    if home:
-        return Path(home).expanduser().resolve()
-    for parent in Path(__file__).resolve().parents:
-        if _is_project_root(parent) and (parent / "panels").is_dir():
-            return parent
-    return None
-
-
-def panels_dir() -> Path:
-    """Directory that bare panel names resolve in (see the module docstring for the order).
-
-    Raises
-    ------
-    PanelError
-        ``$CYTOMICS_PANELS_DIR`` is set but not a directory, or no directory is found.
-    """
-    env = os.environ.get("CYTOMICS_PANELS_DIR")
-    if env:
-        path = Path(env).expanduser()
-        if not path.is_dir():
-            raise PanelError("CYTOMICS_PANELS_DIR is not a directory", path=path)
-        return path
-    root = _project_root()
-    if root is not None and (root / "panels").is_dir():
-        return root / "panels"
-    packaged = Path(__file__).resolve().parent / "panels"
-    if packaged.is_dir():
-        return packaged
-    raise PanelError(
-        "no panels directory found (set CYTOMICS_PANELS_DIR or CYTOMICS_HOME, or pass a YAML path)"
-    )
-
-
-def _schema_path() -> Path:
-    root = _project_root()
-    candidates = []
-    if root is not None:
-        candidates.append(root / "workflow" / "schemas" / "panel.schema.yaml")
-    candidates.append(Path(__file__).resolve().parent / "schemas" / "panel.schema.yaml")
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise FileNotFoundError(  # installation defect, not bad input
-        "panel.schema.yaml not found (looked in: " + ", ".join(map(str, candidates)) + ")"
-    )
-
-
 @cache
 def _schema() -> dict[str, Any]:
     import yaml
 
-    return yaml.safe_load(_schema_path().read_text(encoding="utf-8"))
+    return yaml.safe_load(schema_path("panel.schema.yaml").read_text(encoding="utf-8"))
 
 
 def list_panels(directory: str | Path | None = None) -> list[str]:

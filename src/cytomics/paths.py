@@ -1,8 +1,19 @@
-"""Locate the project's data directories (panels, schemas) from an installed package.
+"""Locate the project's data directories (tube panels, JSON schemas) from the installed package.
 
-The editable install (``make run``/``make test``) keeps ``src/cytomics`` inside the checkout,
-so the checkout root is found by walking up to the directory holding ``Snakefile``.
-``CYTOMICS_HOME`` overrides the search (e.g. a lab's deployment directory).
+This is the one place that knows where ``panels/`` and ``workflow/schemas/`` live.
+
+Project root (:func:`project_root`):
+
+1. ``$CYTOMICS_HOME`` (a lab's deployment directory or a checkout), when set;
+2. else the checkout holding this module: the first parent directory with a ``Snakefile`` and
+   ``workflow/schemas/`` (editable installs: ``make run``, ``make test``, the CLI run anywhere).
+
+Panels directory (:func:`panels_dir`), first that applies:
+
+1. ``$CYTOMICS_PANELS_DIR`` (a lab's own directory of tube YAMLs; must be a directory);
+2. ``panels/`` under the project root (so ``$CYTOMICS_HOME/panels`` when that is set).
+
+Schemas (:func:`schema_path`): ``workflow/schemas/<name>`` under the project root.
 """
 
 from __future__ import annotations
@@ -11,31 +22,78 @@ import os
 from functools import cache
 from pathlib import Path
 
+from cytomics.errors import PanelError
+
+__all__ = ["panels_dir", "project_root", "schema_path"]
+
+#: environment variable naming the project (deployment) directory.
+HOME_ENV = "CYTOMICS_HOME"
+#: environment variable naming a directory of tube YAMLs (overrides the project's ``panels/``).
+PANELS_ENV = "CYTOMICS_PANELS_DIR"
+
 
 @cache
-def project_root() -> Path | None:
-    """Directory holding ``Snakefile``, ``panels/`` and ``workflow/``, or ``None``."""
-    env = os.environ.get("CYTOMICS_HOME")
-    if env:
-        return Path(env).resolve()
-    here = Path(__file__).resolve()
-    for parent in here.parents:
+def _checkout_root() -> Path | None:
+    """The checkout this module lives in (editable install), or ``None``."""
+    for parent in Path(__file__).resolve().parents:
         if (parent / "Snakefile").is_file() and (parent / "workflow" / "schemas").is_dir():
             return parent
     return None
 
 
+def project_root() -> Path | None:
+    """Directory holding ``Snakefile``, ``panels/`` and ``workflow/``, or ``None``.
+
+    ``$CYTOMICS_HOME`` is read on every call (not cached), so a changed environment is honoured.
+    """
+    env = os.environ.get(HOME_ENV)
+    if env:
+        return Path(env).expanduser().resolve()
+    return _checkout_root()
+
+
+def _data_roots() -> list[Path]:
+    """Directories searched, in order, for ``panels/`` and ``workflow/schemas/``."""
+    root = project_root()
+    return [] if root is None else [root]
+
+
+def panels_dir() -> Path:
+    """Directory that bare panel names resolve in (order in the module docstring).
+
+    Raises
+    ------
+    PanelError
+        ``$CYTOMICS_PANELS_DIR`` is set but not a directory, or no panels directory is found.
+    """
+    env = os.environ.get(PANELS_ENV)
+    if env:
+        path = Path(env).expanduser()
+        if not path.is_dir():
+            raise PanelError(f"{PANELS_ENV} is not a directory", path=path)
+        return path
+    for root in _data_roots():
+        if (root / "panels").is_dir():
+            return root / "panels"
+    raise PanelError(
+        f"no panels directory found (set {PANELS_ENV} or {HOME_ENV}, or pass a YAML path)"
+    )
+
+
 def schema_path(name: str) -> Path:
-    """Path of ``workflow/schemas/<name>``.
+    """Path of the schema ``workflow/schemas/<name>``.
 
     Raises
     ------
     FileNotFoundError
-        When the project directory cannot be found (installation problem, not bad input).
+        When the schema cannot be found (installation problem, not bad input).
     """
-    root = project_root()
-    if root is None:
-        raise FileNotFoundError(
-            "cytomics project directory not found; set CYTOMICS_HOME to the checkout"
-        )
-    return root / "workflow" / "schemas" / name
+    candidates = [root / "workflow" / "schemas" / name for root in _data_roots()]
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise FileNotFoundError(
+        f"cytomics schema {name} not found (looked in: "
+        + (", ".join(map(str, candidates)) or "no project directory")
+        + f"); set {HOME_ENV} to the checkout"
+    )
