@@ -70,6 +70,7 @@ def test_cytomics_home_expands_user(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 def test_cytomics_home_without_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     home = _home(tmp_path, panels=False, schemas=False)
     monkeypatch.setenv(paths.HOME_ENV, str(home))
+    monkeypatch.setattr(paths, "installed_data_dir", lambda: None)  # no wheel install either
     with pytest.raises(PanelError, match="no panels directory found"):
         paths.panels_dir()
     with pytest.raises(FileNotFoundError, match=r"config\.schema\.yaml"):

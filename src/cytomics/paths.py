@@ -2,6 +2,13 @@
 
 This is the one place that knows where ``panels/`` and ``workflow/schemas/`` live.
 
+Data roots, searched in order for ``panels/`` and ``workflow/schemas/``:
+
+1. the project root (:func:`project_root`), see below;
+2. the installed data directory ``<prefix>/share/cytomics`` (:func:`installed_data_dir`): a
+   non-editable install (``pip install .`` or a wheel) copies ``panels/*.yaml`` and
+   ``workflow/schemas/*.yaml`` there (``[tool.setuptools.data-files]`` in pyproject.toml).
+
 Project root (:func:`project_root`):
 
 1. ``$CYTOMICS_HOME`` (a lab's deployment directory or a checkout), when set;
@@ -11,20 +18,23 @@ Project root (:func:`project_root`):
 Panels directory (:func:`panels_dir`), first that applies:
 
 1. ``$CYTOMICS_PANELS_DIR`` (a lab's own directory of tube YAMLs; must be a directory);
-2. ``panels/`` under the project root (so ``$CYTOMICS_HOME/panels`` when that is set).
+2. ``panels/`` under the project root (so ``$CYTOMICS_HOME/panels`` when that is set);
+3. ``panels/`` under the installed data directory.
 
-Schemas (:func:`schema_path`): ``workflow/schemas/<name>`` under the project root.
+Schemas (:func:`schema_path`): ``workflow/schemas/<name>`` under the first data root holding it.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+import sysconfig
 from functools import cache
 from pathlib import Path
 
 from cytomics.errors import PanelError
 
-__all__ = ["panels_dir", "project_root", "schema_path"]
+__all__ = ["installed_data_dir", "panels_dir", "project_root", "schema_path"]
 
 #: environment variable naming the project (deployment) directory.
 HOME_ENV = "CYTOMICS_HOME"
@@ -52,10 +62,34 @@ def project_root() -> Path | None:
     return _checkout_root()
 
 
+def _install_data_prefixes() -> list[Path]:
+    """Where pip puts a wheel's data files: the environment's prefix, then the user base."""
+    prefixes = [Path(sysconfig.get_path("data")), Path(sys.prefix)]
+    try:
+        prefixes.append(Path(sysconfig.get_path("data", sysconfig.get_preferred_scheme("user"))))
+    except KeyError:  # no user scheme on this platform
+        pass
+    return list(dict.fromkeys(prefixes))
+
+
+@cache
+def installed_data_dir() -> Path | None:
+    """``<prefix>/share/cytomics`` of a non-editable install, or ``None`` when absent.
+
+    ``<prefix>`` is where pip installs a wheel's data files: ``sysconfig``'s ``data`` path of
+    the running interpreter (``sys.prefix``, the virtualenv) or of the user scheme
+    (``pip install --user``). Other layouts (``--prefix``, ``--target``) need ``$CYTOMICS_HOME``.
+    """
+    for prefix in _install_data_prefixes():
+        path = prefix / "share" / "cytomics"
+        if path.is_dir():
+            return path
+    return None
+
+
 def _data_roots() -> list[Path]:
     """Directories searched, in order, for ``panels/`` and ``workflow/schemas/``."""
-    root = project_root()
-    return [] if root is None else [root]
+    return [r for r in (project_root(), installed_data_dir()) if r is not None]
 
 
 def panels_dir() -> Path:
@@ -94,6 +128,6 @@ def schema_path(name: str) -> Path:
             return path
     raise FileNotFoundError(
         f"cytomics schema {name} not found (looked in: "
-        + (", ".join(map(str, candidates)) or "no project directory")
+        + (", ".join(map(str, candidates)) or "no project or installed data directory")
         + f"); set {HOME_ENV} to the checkout"
     )
