@@ -6,7 +6,7 @@ preprocess -> QC -> gate_alot, and is scored against the simulator's per-event t
     .venv/bin/python benchmarks/gating_accuracy.py --seed0 1000 --cases 60 --events 40000
 
 Tune on seeds 0-99; report on 1000+. Add ``--synthetic`` to score the independent
-synthetic generator (:mod:`cytomics.gating.synthetic`) instead.
+synthetic generator (``tests/_synthetic_alot.py``) instead.
 """
 
 from __future__ import annotations
@@ -126,7 +126,11 @@ def main(argv: list[str] | None = None) -> int:
                 from types import SimpleNamespace
 
                 from cytomics.gating.alot import gate_alot
-                from cytomics.gating.synthetic import synthetic_alot
+
+                tests_dir = str(Path(__file__).resolve().parents[1] / "tests")
+                if tests_dir not in sys.path:
+                    sys.path.insert(0, tests_dir)
+                from _synthetic_alot import synthetic_alot  # test-data generator, not library
 
                 lin = {"t_all": "t", "aml_cd34pos": "aml", "aml_cd34neg": "aml_mono"}.get(kind, "b")
                 ev, truth = synthetic_alot(lineage=lin, blast_fraction=bf or 0.0, seed=seed,

@@ -9,10 +9,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from _synthetic_alot import synthetic_alot
 from cytomics.errors import ConfigError, PanelMismatchError
 from cytomics.gating.alot import AlotGatingSettings, gate_alot
 from cytomics.gating.strategy import evaluate_gates
-from cytomics.gating.synthetic import synthetic_alot
 from cytomics.populations import AGGREGATES, LABEL_CODES
 
 BLAST = LABEL_CODES["blasts"]

@@ -6,6 +6,10 @@ display-scale events directly from a Gaussian mixture with its own population la
 gating is checked against a second, differently built model and is not tuned to one
 simulator. Values are already on the display scale (logicle ~[0, 1] for fluorescence,
 scatter divided by 262144); the raw ``Acquisition.events`` hold the same numbers.
+
+Test data, not library code, so it lives in ``tests/`` (imported by the tests as
+``_synthetic_alot``; ``benchmarks/gating_accuracy.py --synthetic`` puts ``tests/`` on
+``sys.path`` to import it).
 """
 
 from __future__ import annotations
