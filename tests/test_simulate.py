@@ -289,3 +289,19 @@ def test_demo_batch_sheet_and_files():
         assert labels.shape[0] == acq.n_events
     assert broken == 1
     assert total < 30e6
+
+
+def test_options_pass_through_to_the_plan(tmp_path):
+    """simulate_case and simulate_to_file share build_plan's options (one definition)."""
+    genetics = {"dna_index": 1.2, "etv6_runx1": "no"}
+    opts = dict(seed=3, n_events=2_000, timepoint="d33", patient_id="G1", genetics=genetics)
+    case = simulate_case("b_all_pro_b", **opts)
+    truth = simulate_to_file("b_all_pro_b", tmp_path / "g.fcs", **opts)
+    for t in (case.truth, truth):
+        assert t["genetics"]["dna_index"] == 1.2 and t["genetics"]["etv6_runx1"] == "no"
+        assert set(t["genetics"]) == {"dna_index", "etv6_runx1", "bcr_abl1"}
+    assert case.keywords["$FIL"] == "G1_alot_d33.fcs"
+    with pytest.raises(ConfigError, match="unknown genetics keys"):
+        simulate_case("b_all_pro_b", seed=3, n_events=10, genetics={"flt3": "yes"})
+    with pytest.raises(TypeError, match="no_such_option"):
+        simulate_case("b_all_pro_b", seed=3, n_events=10, no_such_option=1)

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -162,23 +163,12 @@ def _realised_truth(plan: CasePlan, labels: np.ndarray) -> dict:
 
 
 def simulate_case(
-    kind: str,
-    *,
-    seed: int,
-    n_events: int,
-    blast_fraction: float | None = None,
-    variant: str = "canto_ii",
-    panel: str = "alot",
-    timepoint: str = "dx",
-    patient_id: str | None = None,
-    specimen: str | None = None,
-    debris_fraction: float | None = None,
-    doublet_fraction: float | None = None,
-    disturbance: bool | None = None,
-    genetics: dict | None = None,
-    fil: str | None = None,
+    kind: str, *, seed: int, n_events: int, fil: str | None = None, **options: Any
 ) -> SimulatedCase:
     """Simulate one FCS data set in memory.
+
+    The keyword ``options`` (``blast_fraction`` to ``genetics`` below) are those of
+    :func:`cytomics.simulate.cases.build_plan`, which holds their defaults.
 
     Parameters
     ----------
@@ -221,11 +211,7 @@ def simulate_case(
     cytomics.errors.ConfigError
         Unknown kind, panel, variant or timepoint, or an out-of-range fraction.
     """
-    plan = build_plan(kind, seed=seed, n_events=n_events, blast_fraction=blast_fraction,
-                      variant=variant, panel=panel, timepoint=timepoint, patient_id=patient_id,
-                      specimen=specimen, debris_fraction=debris_fraction,
-                      doublet_fraction=doublet_fraction, disturbance=disturbance,
-                      genetics_override=genetics)
+    plan = build_plan(kind, seed=seed, n_events=n_events, **options)
     events = np.empty((plan.n_events, len(plan.channels)), dtype=np.float32)
     labels = np.empty(plan.n_events, dtype=np.uint8)
     pos, t_end = 0, 0.0
@@ -234,7 +220,7 @@ def simulate_case(
         labels[pos:pos + ev.shape[0]] = lab
         pos += ev.shape[0]
         t_end = t_last
-    fil = fil or f"{plan.patient_id}_{panel}_{timepoint}.fcs"
+    fil = fil or f"{plan.patient_id}_{plan.panel}_{plan.timepoint}.fcs"
     dets = [plan.channels[i][0] for i in plan.fluor_channels]
     return SimulatedCase(
         events=events, channels=_channels(plan), keywords=_keywords(plan, fil, plan.n_events, t_end),
@@ -299,8 +285,6 @@ def simulate_to_file(kind: str, path: str | Path, *, seed: int, n_events: int,
     """
     path = Path(path)
     fil = options.pop("fil", None) or path.name
-    if "genetics" in options:
-        options["genetics_override"] = options.pop("genetics")
     plan = build_plan(kind, seed=seed, n_events=n_events, **options)
     labels = np.empty(plan.n_events, dtype=np.uint8)
     state = {"pos": 0, "t_end": 0.0}

@@ -231,9 +231,15 @@ def build_plan(
     debris_fraction: float | None = None,
     doublet_fraction: float | None = None,
     disturbance: bool | None = None,
-    genetics_override: dict | None = None,
+    genetics: dict | None = None,
 ) -> CasePlan:
-    """Build the :class:`CasePlan` of one file (see :func:`cytomics.simulate.simulate_case`)."""
+    """Build the :class:`CasePlan` of one file.
+
+    The one definition of a case's options and their defaults:
+    :func:`~cytomics.simulate.simulate_case` and :func:`~cytomics.simulate.simulate_to_file`
+    pass their keyword options through; their meaning is documented in
+    :func:`~cytomics.simulate.simulate_case`.
+    """
     if kind not in CASE_KINDS:
         raise ConfigError(f"unknown case kind {kind!r}; known: {sorted(CASE_KINDS)}")
     if not _TIMEPOINT.match(timepoint):
@@ -252,7 +258,7 @@ def build_plan(
     frng = np.random.default_rng([seed, 1])
 
     lineage = CASE_KINDS[kind][0]
-    genetics = {"dna_index": None, "etv6_runx1": None, "bcr_abl1": None}
+    drawn_genetics = {"dna_index": None, "etv6_runx1": None, "bcr_abl1": None}
     blast_design: dict = {}
     pops_lib = _vary_normals(normal_populations(), frng)
     debris_spec = pops_lib.pop("debris")
@@ -275,18 +281,18 @@ def build_plan(
         bf = default_blast_fraction(kind, timepoint, prng) if blast_fraction is None else blast_fraction
         if kind in _B_ALL:
             di_hyper = prng.random() < 0.25
-            genetics = {
+            drawn_genetics = {
                 "dna_index": round(float(prng.uniform(1.16, 1.30)) if di_hyper else 1.0, 2),
                 "etv6_runx1": "yes" if prng.random() < 0.25 and not di_hyper else "no",
                 "bcr_abl1": "yes" if prng.random() < 0.03 else "no",
             }
             if di_hyper:
                 blast = replace(blast, markers={**blast.markers, "SYTO41": Level(0.67, 0.03)})
-    if genetics_override:
-        unknown = set(genetics_override) - set(genetics)
+    if genetics:
+        unknown = set(genetics) - set(drawn_genetics)
         if unknown:
             raise ConfigError(f"unknown genetics keys {sorted(unknown)}")
-        genetics = {**genetics, **genetics_override}
+        drawn_genetics = {**drawn_genetics, **genetics}
     if lineage == "no_abnormal_blasts" and blast_fraction:
         raise ConfigError(f"kind {kind!r} has no abnormal blasts; blast_fraction must be 0/None")
     total = sum(normal.values())
@@ -329,7 +335,7 @@ def build_plan(
         "background": bg,
         "requested_blast_fraction_of_nucleated": bf,
         "blast_design": {k: round(float(v), 4) for k, v in blast_design.items()},
-        "genetics": genetics,
+        "genetics": drawn_genetics,
     }
     return CasePlan(
         kind=kind, panel=panel, variant=var, timepoint=timepoint, specimen=spec_site,
