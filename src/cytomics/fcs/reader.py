@@ -587,12 +587,7 @@ def read_fcs_header_text(
 ) -> tuple[str, dict[str, str]]:
     """Cheap metadata read: HEADER version and TEXT keywords, without loading DATA.
 
-    Parameters
-    ----------
-    path
-        FCS file.
-    data_set
-        As in :func:`read_fcs` (default: the data set :func:`read_fcs` would return).
+    A shorthand for :func:`read_fcs_metadata` (same parameters and errors).
 
     Returns
     -------
