@@ -77,6 +77,18 @@ def test_simulated_cases_find_populations_and_blasts(kind, seed, bf, variant, tm
     assert res.counts["blasts"] == int((res.labels == BLAST).sum())
 
 
+def test_gates_decided_on_a_sample_label_every_event(tmp_path):
+    """With decisions taken on a sample far smaller than the tube, every event is still
+    labelled by the gates (one-pass program = gate-by-gate evaluation on all events), and
+    the populations stay close to those decided on all events."""
+    events, qc, full, truth = simulated("b_all_pro_b", 21, 0.4, tmp_path, n=40_000)
+    res = gate_alot(events, qc, settings=AlotGatingSettings(sample_events=8_000))
+    assert_labels_from_gates(events, qc, res)
+    assert f1(res.labels, truth, "blasts") > 0.9
+    for name in ("blasts", "lymphocytes", "granulocytes"):
+        assert abs(res.counts[name] - full.counts[name]) <= 0.02 * qc.keep.sum()
+
+
 @pytest.mark.parametrize(("kind", "seed"), [
     *[(k, sd) for k in ("normal_bm", "normal_pb") for sd in (1, 3, 9)],
     ("normal_pb", 2),

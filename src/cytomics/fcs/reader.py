@@ -31,9 +31,11 @@ import hashlib
 import math
 import operator
 import os
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from cytomics.errors import (
     FCSDataError,
@@ -213,9 +215,39 @@ def _chain_of(path: Path) -> list[_DataSet]:
                            path=path) from None
 
 
-def _sha256(fh: BinaryIO) -> str:
-    fh.seek(0)
-    return hashlib.file_digest(fh, "sha256").hexdigest()
+_HASH_INLINE_MAX = 16 * 2**20  # smaller files are hashed inline, larger ones in a thread
+
+
+def _sha256_of(path: Path, size: int) -> Callable[[], str]:
+    """Start hashing the file; returns a function that waits for the SHA-256 hex digest.
+
+    Large files are hashed in a background thread while the DATA segment is read
+    (hashlib releases the GIL), so the checksum costs no extra wall time.
+    """
+    result: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            with open(path, "rb") as fh:
+                result["hex"] = hashlib.file_digest(fh, "sha256").hexdigest()
+        except OSError as exc:
+            result["error"] = exc
+
+    if size <= _HASH_INLINE_MAX:
+        work()
+        thread = None
+    else:
+        thread = threading.Thread(target=work, name="cytomics-sha256", daemon=True)
+        thread.start()
+
+    def wait() -> str:
+        if thread is not None:
+            thread.join()
+        if "error" in result:
+            raise result["error"]
+        return result["hex"]
+
+    return wait
 
 
 def _read_data_set(fh: BinaryIO, *, index: int, base: int, size: int, path: Path) -> _DataSet:
@@ -680,6 +712,7 @@ def read_fcs(
 
 def _read(fh: BinaryIO, path: Path, *, size: int, data_set: int | None,
           linearize: bool) -> Acquisition:
+    sha256 = _sha256_of(path, size)
     sets = _read_chain(fh, size=size, path=path)
     chosen, warnings = _select(sets, data_set, path)
     warnings = [*chosen.notes, *warnings]
@@ -706,7 +739,7 @@ def _read(fh: BinaryIO, path: Path, *, size: int, data_set: int | None,
         warnings.append(f"$TIMESTEP={raw_step[:20]!r} is not a number; timestep unknown")
     return Acquisition(
         path=path,
-        sha256=_sha256(fh),
+        sha256=sha256(),
         fcs_version=chosen.header.version,
         keywords=dict(chosen.keywords),
         channels=plan.channels,

@@ -27,7 +27,7 @@ What an expert does on the CD45 vs SSC plot, written down:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -35,7 +35,8 @@ import numpy as np
 from cytomics.errors import ConfigError, PanelMismatchError
 from cytomics.gating import density as dens
 from cytomics.gating.gates import Gate
-from cytomics.gating.strategy import GateBuilder, assign_labels, evaluate_gates
+from cytomics.gating.program import compile_gates, label_events
+from cytomics.gating.strategy import GateBuilder, evaluate_gates
 from cytomics.populations import AGGREGATES, LABEL_CODES, LABEL_NAMES
 from cytomics.preprocess.model import Events
 
@@ -411,6 +412,21 @@ def _b_blast_cluster(
     return float(cut), bool(abnormal)
 
 
+def _sample_events(events: Events, rows: np.ndarray) -> Events:
+    """The events of ``rows`` as their own :class:`Events` (a copy of those rows only)."""
+    values = events.values[rows]
+    acq = events.acquisition
+    return Events(
+        acquisition=replace(acq, events=values),
+        values=values,
+        transforms=events.transforms,
+        spillover=events.spillover,
+        markers=dict(events.markers),
+        time_seconds=None,
+        raw_overwritten=True,
+    )
+
+
 # --------------------------------------------------------------------------------------
 # the strategy
 # --------------------------------------------------------------------------------------
@@ -448,14 +464,14 @@ def gate_alot(
         )
     cx = events.markers["CD45"]
     cy = _ssc_column(events)
-    data = events.values
-    n = events.n_events
     keep = np.asarray(qc.keep, dtype=bool)
     qc_gates = list(getattr(qc, "gates", []) or [])
     parent = qc_gates[-1].id if qc_gates else None
-    ext = {parent: keep} if parent is not None else {}  # the QC chain's events = keep
     flags: list[str] = []
 
+    # Every decision is taken on a sample of the nucleated events (densities, peaks and
+    # fractions need no more); the labels of all events are then computed from the gates
+    # in a single pass (:func:`cytomics.gating.program.label_events`).
     nuc_idx = np.flatnonzero(keep)
     rng = np.random.default_rng(0)
     samp = (
@@ -463,15 +479,21 @@ def gate_alot(
         if nuc_idx.size <= s.sample_events
         else np.sort(rng.choice(nuc_idx, s.sample_events, replace=False))
     )
-    x_s = data[samp, cx].astype(np.float64)
-    y_s = data[samp, cy].astype(np.float64)
+    sample = _sample_events(events, samp)
+    data = sample.values
+    n = sample.n_events
+    in_sample = np.ones(n, dtype=bool)
+    ext = {parent: in_sample} if parent is not None else {}  # the QC chain's events
+    x_s = data[:, cx].astype(np.float64)
+    y_s = data[:, cy].astype(np.float64)
     present = [m for m in LINEAGE_MARKERS if m in events.markers]
-    mk = {m: data[samp, events.markers[m]].astype(np.float64) for m in present}
+    mk = {m: data[:, events.markers[m]].astype(np.float64) for m in present}
+
 
     # 1. marker thresholds from the marker's own density ---------------------------------
-    thr, _unstained = marker_thresholds(events, mk, s)
+    thr, _unstained = marker_thresholds(sample, mk, s)
     pos = {m: mk[m] >= thr[m] for m in present}
-    zeros = np.zeros(samp.size, dtype=bool)
+    zeros = np.zeros(n, dtype=bool)
 
     def P(m: str) -> np.ndarray:
         return pos.get(m, zeros)
@@ -480,7 +502,7 @@ def gate_alot(
     t_cells = P("smCD3") & P("cyCD3") if {"smCD3", "cyCD3"} <= set(present) else P("smCD3")
     landmarks: dict[str, tuple[float, float]] = {}
     lymph = _t_cell_anchor(x_s, y_s, t_cells, s)
-    mpo_pos = P("cyMPO") if "cyMPO" in present else np.ones(samp.size, dtype=bool)
+    mpo_pos = P("cyMPO") if "cyMPO" in present else np.ones(n, dtype=bool)
     if lymph is None:
         # no T cells (e.g. lymphocytes lost upstream): place the lymphocytes relative to
         # the neutrophils (MPO+, the high-SSC half of the MPO+ events) and flag it
@@ -579,13 +601,13 @@ def gate_alot(
     del ev_basin
 
     # 5. polygons -----------------------------------------------------------------------------
-    gb = GateBuilder(events)
+    gb = GateBuilder(sample)
     masks: dict[str, np.ndarray] = dict(ext)
 
     def evaluate_new() -> dict[str, np.ndarray]:
         # incremental: each gate is evaluated once, over the whole matrix, without copies
         new = [g for g in gb.gates if g.id not in masks]
-        masks.update(evaluate_gates(new, events, root_mask=keep, external=masks))
+        masks.update(evaluate_gates(new, sample, root_mask=in_sample, external=masks))
         return masks
 
     region_gate: dict[str, str] = {}
@@ -660,7 +682,7 @@ def gate_alot(
     masks = evaluate_new()
 
     # 7. the abnormal blast cluster -----------------------------------------------------------
-    nucleated = max(int(keep.sum()), 1)
+    nucleated = max(n, 1)
     cand = excl.get("blast_region")
     blast_parts: list[str] = []
     precursor_terms: list[tuple[str, int]] = []
@@ -785,11 +807,15 @@ def gate_alot(
         terms.append((gid, code))
     if blasts_gid is not None:
         terms.append((blasts_gid, LABEL_CODES["blasts"]))
-    masks = evaluate_new()
 
-    base = np.asarray(qc.labels, dtype=np.uint8).copy()
-    base[keep] = LABEL_CODES["unclassified"]
-    labels = assign_labels(base, masks, terms)
+    # 9. labels of all events, from the gates, in one pass ---------------------------------
+    labels = np.asarray(qc.labels, dtype=np.uint8).copy()
+    program = compile_gates(
+        gb.gates, lambda dim: events.acquisition.channel_index(dim.channel),
+        root_ids=() if parent is None else (parent,),
+    )
+    label_events(events.values, program, terms, root=keep, labels=labels,
+                 root_code=LABEL_CODES["unclassified"])
     per_code = np.bincount(labels, minlength=256)
     counts = {
         name: int(sum(per_code[LABEL_CODES[m]] for m in members))
