@@ -179,3 +179,20 @@ def test_flowkit_reproduces_every_population_count(kind, seed, bf, variant, tmp_
         fk_count = sum(int(theirs[g]) for g, c in res.terminals if c == code)
         assert fk_count == int((res.labels == code).sum()), f"label {code}"
     assert int((res.labels == BLAST).sum()) > 0
+
+
+def test_sample_rows_draws_kept_events_uniformly():
+    from cytomics.gating.alot import sample_rows
+
+    rng = np.random.default_rng(3)
+    keep = rng.random(400_000) < 0.3
+    rows = sample_rows(keep, 20_000, seed=1)
+    assert rows.size == 20_000 and np.unique(rows).size == 20_000
+    assert keep[rows].all() and np.all(np.diff(rows) > 0)
+    assert np.array_equal(rows, sample_rows(keep, 20_000, seed=1))
+    # uniform over the tube: each tenth of the file holds ~a tenth of the sample
+    per_decile = np.bincount(rows * 10 // keep.size, minlength=10)
+    assert np.all(np.abs(per_decile - 2000) < 200)
+    small = np.zeros(100, bool)
+    small[::3] = True
+    assert np.array_equal(sample_rows(small, 50), np.flatnonzero(small))

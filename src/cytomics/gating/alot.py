@@ -412,6 +412,26 @@ def _b_blast_cluster(
     return float(cut), bool(abnormal)
 
 
+def sample_rows(keep: np.ndarray, k: int, *, seed: int = 0) -> np.ndarray:
+    """Sorted indices of ``k`` events drawn uniformly without replacement among those where
+    ``keep`` holds (all of them when there are no more than ``k``); deterministic per seed.
+
+    Draws candidate positions over the whole tube and keeps those in ``keep``, so no index
+    array of all kept events (40 MB at 5 M events) is built.
+    """
+    n = keep.size
+    n_keep = int(np.count_nonzero(keep))
+    if n_keep <= k:
+        return np.flatnonzero(keep)
+    rng = np.random.default_rng(seed)
+    m = min(n, int(1.1 * k * n / n_keep) + 1000)
+    cand = rng.choice(n, m, replace=False)
+    cand = cand[keep[cand]]
+    if cand.size < k:  # pathological sparsity: fall back to the exact draw
+        cand = np.flatnonzero(keep)
+    return np.sort(rng.choice(cand, k, replace=False))
+
+
 def _sample_events(events: Events, rows: np.ndarray) -> Events:
     """The events of ``rows`` as their own :class:`Events` (a copy of those rows only)."""
     values = events.values[rows]
@@ -472,13 +492,7 @@ def gate_alot(
     # Every decision is taken on a sample of the nucleated events (densities, peaks and
     # fractions need no more); the labels of all events are then computed from the gates
     # in a single pass (:func:`cytomics.gating.program.label_events`).
-    nuc_idx = np.flatnonzero(keep)
-    rng = np.random.default_rng(0)
-    samp = (
-        nuc_idx
-        if nuc_idx.size <= s.sample_events
-        else np.sort(rng.choice(nuc_idx, s.sample_events, replace=False))
-    )
+    samp = sample_rows(keep, s.sample_events, seed=0)
     sample = _sample_events(events, samp)
     data = sample.values
     n = sample.n_events
