@@ -393,12 +393,84 @@ def effective_range(channel: Channel, acquisition: Acquisition) -> float:
 def scale_column(events: Events, column: int) -> np.ndarray:
     """Gating-ML/FlowKit *scale values* of a non-time channel: the raw linear column
     (:meth:`Events.raw_column`, also after in-place pre-processing), divided by ``$PnG`` when
-    the gain is not 0 or 1 (float64 then, as FlowKit computes it)."""
+    the gain is not 0 or 1 (float64 then, as FlowKit computes it).
+
+    :func:`run_qc` does not materialise this column: its kernels read the same values
+    event by event from the event matrix (see :class:`ScaleColumn`)."""
     ch = events.acquisition.channels[column]
     x = events.raw_column(column)
     if ch.gain not in (0.0, 1.0) and math.isfinite(ch.gain):
         return x.astype(np.float64) / ch.gain
     return x
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleColumn:
+    """How the QC kernels read :func:`scale_column` values of one column in place.
+
+    Attributes
+    ----------
+    src
+        float32 matrix read: ``acquisition.events``, the display values after in-place
+        pre-processing (linear scatter scale), or the materialised raw column ``[n, 1]``
+        after in-place pre-processing on a non-linear scale.
+    col
+        Column of ``src``.
+    a, b
+        ``a == 0``: ``src`` holds raw values; else raw = ``float32(y * a - b)`` (inverse
+        ``flin``, as :meth:`Events.raw_column`).
+    gain
+        ``$PnG`` divisor (1.0 when none).
+    dtype
+        dtype of the equivalent :func:`scale_column` array (thresholds are representable
+        in it).
+    """
+
+    src: np.ndarray
+    col: int
+    a: float
+    b: float
+    gain: float
+    dtype: np.dtype
+
+    @property
+    def spec(self) -> tuple[np.ndarray, int, float, float, float]:
+        """``(src, col, a, b, gain)`` as the kernels take them."""
+        return self.src, self.col, self.a, self.b, self.gain
+
+
+_NO_COLUMN = (np.zeros((1, 1), dtype=np.float32), -1, 0.0, 0.0, 1.0)
+
+
+def scale_spec(events: Events, column: int) -> ScaleColumn:
+    """The :class:`ScaleColumn` of ``column`` (no data copied for raw or linear columns).
+
+    Raises
+    ------
+    ValueError
+        For a compensated column after in-place pre-processing (a programming error).
+    """
+    ch = events.acquisition.channels[column]
+    gain = _gain(ch)
+    a = b = 0.0
+    src = events.acquisition.events
+    col = int(column)
+    base = src.dtype
+    if events.raw_overwritten:
+        if events.is_compensated(column):
+            raise ValueError(
+                f"raw values of compensated column {column} were overwritten in place"
+            )
+        transform = events.transforms[column]
+        base = np.dtype(np.float32)
+        src = events.values
+        if transform.kind == "linear":  # Gating-ML flin: y = (x + A) / (T + A)
+            a, b = float(transform.T) + float(transform.A), float(transform.A)
+        elif transform.kind != "none":
+            src = events.raw_column(column).reshape(-1, 1)
+            col = 0
+    dtype = np.dtype(np.float64) if gain != 1.0 else base
+    return ScaleColumn(src, col, a, b, float(gain), dtype)
 
 
 def _gain(ch: Channel) -> float:
@@ -413,6 +485,21 @@ def _bound(v: float, x: np.ndarray) -> float:
 
 def _stride(n: int, cap: int) -> int:
     return max(1, -(-n // cap))
+
+
+def _sample(x: ScaleColumn, st: _State, stride: int, n_kept: int) -> np.ndarray:
+    """Finite values of every ``stride``-th kept event of ``x`` (float64)."""
+    _, _, smp = K.scan(
+        st.keep, st.labels, *_NO_COLUMN, -math.inf, math.inf, 0, *x.spec,
+        stride, n_kept // stride + 1,
+    )
+    return smp
+
+
+def _remove_outside_range(x: ScaleColumn, st: _State, lo: float, hi: float, code: int) -> int:
+    """Remove kept events not satisfying ``lo <= x < hi``; return how many."""
+    removed, _, _ = K.scan(st.keep, st.labels, *x.spec, lo, hi, code, *_NO_COLUMN, 1, 0)
+    return int(removed)
 
 
 def _robust(x: np.ndarray) -> tuple[float, float]:
@@ -447,25 +534,74 @@ class _State:
 # --------------------------------------------------------------------------------------
 # 1. margins
 # --------------------------------------------------------------------------------------
-def _pile(
-    x: np.ndarray, keep: np.ndarray, at: float, band_edge: float, n_kept: int, s: QCSettings
-) -> tuple[bool, int]:
-    """Whether the kept events exactly at ``at`` form a pile compared with the band between
-    ``at`` and ``band_edge`` (exclusive of ``at``)."""
-    if at >= band_edge:  # upper pile: band below
-        pile = int(K.count_in_range(x, keep, at, np.inf))
-        lo, hi = band_edge, at
-    else:  # lower pile: band above
-        pile = int(K.count_in_range(x, keep, -np.inf, _next_up(at, x)))
-        lo, hi = _next_up(at, x), band_edge
-    if pile < s.margin_spike_min_events or pile > s.margin_max_pile_fraction * n_kept:
-        return False, pile
-    cap = 200_000
-    buf = np.empty(cap, dtype=np.float64)
-    m = int(K.values_in_range(x, keep, lo, hi, buf))
-    levels = len(np.unique(buf[: min(m, cap)])) if m else 0
-    expected = m / levels if levels else 0.0
-    return pile >= s.margin_spike_factor * max(expected, 1.0), pile
+_PILE_BAND_CAP = 200_000
+
+
+def _pile_levels(vals: np.ndarray, m: int) -> float:
+    """Mean events per distinct value among the (first ``_PILE_BAND_CAP``) band values."""
+    levels = len(np.unique(vals[: min(m, len(vals))])) if m else 0
+    return m / levels if levels else 0.0
+
+
+def _margin_bounds(
+    x: ScaleColumn,
+    stats: np.ndarray,
+    smp: np.ndarray,
+    rng: float,
+    n_kept: int,
+    st: _State,
+    s: QCSettings,
+) -> tuple[float, float, list[str], float]:
+    """Lower/upper margin bounds of one channel from its :func:`K.scan` statistics."""
+    lo_v, hi_v, nf = float(stats[0]), float(stats[1]), int(stats[2])
+    upper = math.inf
+    lower = -math.inf
+    why: list[str] = []
+    if nf > 0:
+        med = float(np.median(smp))
+        # $PnR is a real bound only when no value exceeds it (pnr-nominal: MACSQuant)
+        bounded = rng > 0 and hi_v <= rng * (1.0 + s.margin_tolerance)
+        # pile candidates: events exactly at the max (+inf) / at the min (-inf)
+        piles: list[tuple[str, int, float, float]] = []
+        if not (bounded and hi_v >= rng * (1.0 - s.margin_tolerance)) and hi_v > med:
+            edge = hi_v - s.margin_spike_band * (hi_v - med)
+            piles.append(("max", int(stats[4] + stats[6]), edge, hi_v))
+        if s.margin_low_spike and lo_v < med:
+            edge = lo_v + s.margin_spike_band * (med - lo_v)
+            if edge > lo_v:
+                piles.append(("min", int(stats[3] + stats[5]), _next_up(lo_v, x), edge))
+            else:  # zero-width band: every kept value counts (never a pile)
+                piles.append(("min", int(stats[2] + stats[6]), edge, lo_v))
+        judged = [
+            pl
+            for pl in piles
+            if s.margin_spike_min_events <= pl[1] <= s.margin_max_pile_fraction * n_kept
+        ]
+        is_pile = {"max": False, "min": False}
+        if judged:
+            bands = {name: (lo, hi) for name, _, lo, hi in judged}
+            empty = np.empty(0, dtype=np.float64)
+            buf_hi = np.empty(_PILE_BAND_CAP, np.float64) if "max" in bands else empty
+            buf_lo = np.empty(_PILE_BAND_CAP, np.float64) if "min" in bands else empty
+            lo1, hi1 = bands.get("max", (math.inf, -math.inf))
+            lo2, hi2 = bands.get("min", (math.inf, -math.inf))
+            m_hi, m_lo = K.band_values(st.keep, *x.spec, lo1, hi1, buf_hi, lo2, hi2, buf_lo)
+            for name, pile, _, _ in judged:
+                vals, m = (buf_hi, int(m_hi)) if name == "max" else (buf_lo, int(m_lo))
+                expected = _pile_levels(vals, m)
+                is_pile[name] = pile >= s.margin_spike_factor * max(expected, 1.0)
+        if bounded and hi_v >= rng * (1.0 - s.margin_tolerance):
+            upper = _bound(rng * (1.0 - s.margin_tolerance), x)
+            why.append("at_range")
+        elif is_pile["max"]:
+            upper = hi_v
+            why.append("pile_at_max")
+        if rng > 0:
+            lower = _bound(-s.margin_negative_factor * rng, x)
+        if is_pile["min"]:
+            lower = max(lower, _next_up(lo_v, x))
+            why.append("pile_at_min")
+    return lower, upper, why, hi_v
 
 
 def _margins(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) -> None:
@@ -493,48 +629,47 @@ def _margins(events: Events, scatter: dict[str, int], st: _State, s: QCSettings)
         st.flag("margins_skipped_no_scatter", "no FSC-A/SSC-A/FSC-H channel: margins not checked")
         return
     n_kept = st.n_kept()
+    n_total = len(st.keep)
+    stride = _stride(n_kept, s.stats_max_events)
+    m = n_kept // stride + 1
     dims: list[Dimension] = []
     mins: list[float | None] = []
     maxs: list[float | None] = []
     detail: dict[str, Any] = {}
+    # one pass per channel: the previous channel's removal fused with this channel's stats
+    pending: tuple[ScaleColumn, float, float, str] | None = None
+
+    def scan(nxt: ScaleColumn | None) -> tuple[np.ndarray, np.ndarray]:
+        nonlocal pending
+        r = pending[0] if pending is not None else None
+        removed, stats, smp = K.scan(
+            st.keep,
+            st.labels,
+            *(r.spec if r is not None else _NO_COLUMN),
+            pending[1] if pending is not None else -math.inf,
+            pending[2] if pending is not None else math.inf,
+            CODE_MARGIN,
+            *(nxt.spec if nxt is not None else _NO_COLUMN),
+            stride,
+            m if nxt is not None else 0,
+        )
+        if pending is not None:
+            st.removed["margins"] += int(removed)
+            detail[pending[3]]["removed"] = int(removed)
+        pending = None
+        return stats, smp
+
     for j in cols:
         ch = acq.channels[j]
-        x = scale_column(events, j)
-        lo_v, hi_v, nf = K.kept_extremes(x, st.keep)
+        x = scale_spec(events, j)
+        stats, smp = scan(x)
         rng = effective_range(ch, acq) / _gain(ch)
-        upper = math.inf
-        lower = -math.inf
-        why: list[str] = []
-        if nf > 0:
-            med = float(np.median(K.kept_sample(x, st.keep, _stride(n_kept, s.stats_max_events))))
-            # $PnR is a real bound only when no value exceeds it (pnr-nominal: MACSQuant)
-            bounded = rng > 0 and hi_v <= rng * (1.0 + s.margin_tolerance)
-            if bounded and hi_v >= rng * (1.0 - s.margin_tolerance):
-                upper = _bound(rng * (1.0 - s.margin_tolerance), x)
-                why.append("at_range")
-            elif hi_v > med:
-                is_pile, _ = _pile(
-                    x, st.keep, hi_v, hi_v - s.margin_spike_band * (hi_v - med), n_kept, s
-                )
-                if is_pile:
-                    upper = hi_v
-                    why.append("pile_at_max")
-            if rng > 0:
-                lower = _bound(-s.margin_negative_factor * rng, x)
-            if s.margin_low_spike and lo_v < med:
-                is_pile, _ = _pile(
-                    x, st.keep, lo_v, lo_v + s.margin_spike_band * (med - lo_v), n_kept, s
-                )
-                if is_pile:
-                    lower = max(lower, _next_up(lo_v, x))
-                    why.append("pile_at_min")
-        if nf < len(x):  # NaN/inf are margin events: any finite bound excludes them
+        lower, upper, why, hi_v = _margin_bounds(x, stats, smp, rng, n_kept, st, s)
+        if int(stats[2]) < n_total:  # NaN/inf are margin events: any finite bound excludes them
             if not math.isfinite(lower) and not math.isfinite(upper):
                 lower = _f32(-np.finfo(np.float32).max)
         if not math.isfinite(lower) and not math.isfinite(upper):
             continue
-        removed = int(K.remove_outside_range(x, st.keep, st.labels, lower, upper, CODE_MARGIN))
-        st.removed["margins"] += removed
         dims.append(Dimension(channel=ch.name, compensated=False, transform=None))
         mins.append(lower if math.isfinite(lower) else None)
         maxs.append(upper if math.isfinite(upper) else None)
@@ -544,8 +679,11 @@ def _margins(events: Events, scatter: dict[str, int], st: _State, s: QCSettings)
             "range": rng,
             "rules": why,
             "pnr_nominal": bool(rng > 0 and hi_v > rng * (1.0 + s.margin_tolerance)),
-            "removed": removed,
+            "removed": 0,
         }
+        pending = (x, lower, upper, ch.name)
+    if pending is not None:
+        scan(None)
     st.details["margins"] = detail
     if dims:
         gate = RectangleGate(
@@ -585,16 +723,18 @@ def _signal_columns(events: Events, scatter: dict[str, int], tcol: int, cap: int
     return cols[:cap]
 
 
-def _bin_means(hist: np.ndarray, counts: np.ndarray, los: np.ndarray, his: np.ndarray):
-    """Per-bin means of the clipped signal from per-bin histograms ``[nbins, k, nlev]``.
+def _bin_means(
+    levsum: np.ndarray, nfinite: np.ndarray, counts: np.ndarray, los: np.ndarray, his: np.ndarray,
+    nlev: int,
+) -> np.ndarray:
+    """Per-bin means of the clipped signal quantised to ``nlev`` levels per channel.
 
-    The mean (of values clipped to the channel's 0.5–99.5 % range) is used rather than the
-    median: with bimodal data (lymphocytes/granulocytes) a bin median jumps between modes.
+    The mean (of level centres, values clipped to the channel's 0.5–99.5 % range) is used
+    rather than the median: with bimodal data (lymphocytes/granulocytes) a bin median jumps
+    between modes. Non-finite values count in ``counts`` but add nothing.
     """
-    nlev = hist.shape[2]
     width = (his - los) / nlev
-    centers = los[:, None] + (np.arange(nlev)[None, :] + 0.5) * width[:, None]  # [k, nlev]
-    tot = (hist * centers[None, :, :]).sum(axis=2)
+    tot = los[None, :] * nfinite + width[None, :] * (levsum + 0.5 * nfinite)
     return tot / np.maximum(counts, 1)[:, None]
 
 
@@ -638,8 +778,10 @@ def _time(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) ->
     vals = events.values
     stride = _stride(n_kept, s.stats_max_events // max(1, len(cols)) or 1)
     los, his, use = [], [], []
-    for j in cols:
-        smp = K.kept_sample(vals[:, j], st.keep, stride)
+    rows = K.rows_sample(vals, np.asarray(cols, dtype=np.int64), st.keep, stride, n_kept // stride + 1)
+    for jj, j in enumerate(cols):
+        smp = rows[:, jj]
+        smp = smp[np.isfinite(smp)]
         if len(smp) < 10:
             continue
         lo, hi = np.quantile(smp, [0.005, 0.995])
@@ -647,8 +789,9 @@ def _time(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) ->
             los.append(lo)
             his.append(hi)
             use.append(j)
+    del rows
     nlev = 128
-    counts, hist = K.time_bin_stats(
+    counts, levsum, nfinite = K.time_bin_levels(
         t,
         st.keep,
         edges,
@@ -677,7 +820,7 @@ def _time(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) ->
     sig_ref: list[tuple[float | None, float, float]] = [(None, 0.0, 0.0)] * len(use)
     if use:
         los_a, his_a = np.asarray(los), np.asarray(his)
-        meds = _bin_means(hist, counts, los_a, his_a)
+        meds = _bin_means(levsum, nfinite, counts, los_a, his_a, nlev)
         judged = counts >= s.time_signal_min_bin_events
         if judged.sum() >= 3:
             for jj, j in enumerate(use):
@@ -907,12 +1050,15 @@ def _doublets(events: Events, scatter: dict[str, int], st: _State, s: QCSettings
     n_kept = st.n_kept()
     stride = _stride(n_kept, s.stats_max_events)
     a_ch = acq.channels[scatter["fsc_a"]]
-    a = scale_column(events, a_ch.index)
+    a = scale_spec(events, a_ch.index)
     if "fsc_h" in scatter:
         h_ch = acq.channels[scatter["fsc_h"]]
-        h = scale_column(events, h_ch.index)
+        h = scale_spec(events, h_ch.index)
         off = float(s.doublet_ratio_offset)
-        r = K.ratio_sample(a, h, st.keep, off, stride)
+        # the sample and the extremes of FSC-A/FSC-H (for the polygon) in one pass
+        r, ext = K.ratio_scan(
+            st.keep, *a.spec, *h.spec, off, stride, n_kept // stride + 1
+        )
         if len(r) < 50:
             st.flag("doublets_skipped_too_few_events", "too few events to estimate FSC-A/FSC-H")
             return
@@ -922,10 +1068,11 @@ def _doublets(events: Events, scatter: dict[str, int], st: _State, s: QCSettings
             return
         c_hi = med + s.doublet_nmad * mad
         c_lo = med - s.doublet_lower_nmad * mad if s.doublet_lower_nmad is not None else math.nan
-        amin, amax, _ = K.kept_extremes(a, st.keep)
-        hmin, hmax, _ = K.kept_extremes(h, st.keep)
+        amin, amax, hmin, hmax = (float(v) for v in ext)
         removed = int(
-            K.remove_outside_band(a, h, st.keep, st.labels, c_hi, c_lo, off, CODE_DOUBLET)
+            K.remove_outside_band(
+                st.keep, st.labels, *a.spec, *h.spec, c_hi, c_lo, off, CODE_DOUBLET
+            )
         )
         pa = 1.0 + 0.01 * (amax - amin)
         ph = 1.0 + 0.01 * (hmax - hmin)
@@ -960,8 +1107,8 @@ def _doublets(events: Events, scatter: dict[str, int], st: _State, s: QCSettings
         }
     else:
         w_ch = acq.channels[scatter["fsc_w"]]
-        w = scale_column(events, w_ch.index)
-        smp = K.kept_sample(w, st.keep, stride)
+        w = scale_spec(events, w_ch.index)
+        smp = _sample(w, st, stride, n_kept)
         if len(smp) < 50:
             st.flag("doublets_skipped_too_few_events", "too few events to estimate FSC-W")
             return
@@ -975,10 +1122,8 @@ def _doublets(events: Events, scatter: dict[str, int], st: _State, s: QCSettings
             if s.doublet_lower_nmad is not None
             else None
         )
-        removed = int(
-            K.remove_outside_range(
-                w, st.keep, st.labels, -math.inf if lower is None else lower, upper, CODE_DOUBLET
-            )
+        removed = _remove_outside_range(
+            w, st, -math.inf if lower is None else lower, upper, CODE_DOUBLET
         )
         gate = RectangleGate(
             id="qc_singlets",
@@ -1018,12 +1163,45 @@ def _smooth(y: np.ndarray, sigma: float) -> np.ndarray:
     return np.convolve(np.pad(y, r, mode="reflect"), k, mode="valid")
 
 
-def _peaks(y: np.ndarray, min_prominence: float) -> list[int]:
-    """Local maxima of ``y`` (a maximum at either end counts) with at least this prominence."""
-    from scipy.signal import find_peaks
+def _local_maxima(x: np.ndarray) -> list[int]:
+    """Local maxima of ``x`` as ``scipy.signal.find_peaks`` finds them: a plateau counts
+    once, at its middle (rounded down); the end points never count."""
+    out: list[int] = []
+    i, i_max = 1, len(x) - 1
+    while i < i_max:
+        if x[i - 1] < x[i]:
+            ahead = i + 1
+            while ahead < i_max and x[ahead] == x[i]:
+                ahead += 1
+            if x[ahead] < x[i]:
+                out.append((i + ahead - 1) // 2)
+                i = ahead
+        i += 1
+    return out
 
-    pk, _ = find_peaks(np.concatenate([[-1.0], y, [-1.0]]), prominence=min_prominence)
-    return [int(i) - 1 for i in pk]
+
+def _prominence(x: np.ndarray, peak: int) -> float:
+    """Topographic prominence of ``x[peak]`` (``scipy.signal.peak_prominences``, no window)."""
+    top = x[peak]
+    left = top
+    i = peak
+    while i >= 0 and x[i] <= top:
+        left = min(left, x[i])
+        i -= 1
+    right = top
+    i = peak
+    while i < len(x) and x[i] <= top:
+        right = min(right, x[i])
+        i += 1
+    return float(top - max(left, right))
+
+
+def _peaks(y: np.ndarray, min_prominence: float) -> list[int]:
+    """Local maxima of ``y`` (a maximum at either end counts) with at least this prominence
+    (``scipy.signal.find_peaks(..., prominence=min_prominence)`` on ``y`` padded with -1;
+    not imported: scipy.signal alone costs ~45 MiB of resident memory)."""
+    x = np.concatenate([[-1.0], np.asarray(y, dtype=np.float64), [-1.0]])
+    return [p - 1 for p in _local_maxima(x) if _prominence(x, p) >= min_prominence]
 
 
 @dataclass(frozen=True, slots=True)
@@ -1146,7 +1324,7 @@ def _debris_threshold(x, keep, smp, log_scale, s: QCSettings) -> tuple[float | N
     lo, hi = (float(v) for v in np.quantile(space, [0.001, 0.995]))
     if not hi > lo:
         return None, info
-    hist = K.kept_histogram(x, keep, lo, hi, s.debris_bins, log_scale)
+    hist = K.kept_histogram(keep, *x.spec, lo, hi, s.debris_bins, log_scale)
     dens = _smooth(hist, s.debris_smooth_bins)
     centers = lo + (np.arange(s.debris_bins) + 0.5) * (hi - lo) / s.debris_bins
     lin = 10.0**centers if log_scale else centers
@@ -1176,10 +1354,10 @@ def _debris(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) 
         st.flag("debris_skipped_no_fsc", "no FSC-A channel: debris not removed")
         return
     ch = acq.channels[scatter["fsc_a"]]
-    x = scale_column(events, ch.index)
+    x = scale_spec(events, ch.index)
     n_kept = st.n_kept()
     stride = _stride(n_kept, s.stats_max_events)
-    smp = K.kept_sample(x, st.keep, stride)
+    smp = _sample(x, st, stride, n_kept)
     if len(smp) < 100:
         st.flag("debris_skipped_too_few_events", "too few events to find a debris threshold")
         return
@@ -1222,17 +1400,17 @@ def _debris(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) 
     t_s: float | None = None
     if "ssc_a" in scatter:
         sch = acq.channels[scatter["ssc_a"]]
-        y = scale_column(events, sch.index)
-        low = K.kept_sample_below(y, x, st.keep, t_f, stride)
+        y = scale_spec(events, sch.index)
+        low = K.sample_below(
+            st.keep, *y.spec, *x.spec, t_f, stride, n_kept // stride + 1
+        )
         if len(low) >= s.debris_ssc_min_events:
             # robust upper limit of the debris SSC-A (log scale): a few high-SSC cells
             # among the low-FSC events do not move it
             med, mad = _robust(np.log10(np.maximum(low, 1.0)))
             t_s = _between(10.0 ** (med + s.debris_ssc_nmad * max(mad, 0.05)), y)
     if t_s is None:
-        removed = int(
-            K.remove_outside_range(x, st.keep, st.labels, t_f, np.inf, CODE_DEBRIS)
-        )
+        removed = _remove_outside_range(x, st, t_f, math.inf, CODE_DEBRIS)
         gate: Gate = RectangleGate(
             id="qc_nondebris",
             parent=st.parent,
@@ -1241,9 +1419,12 @@ def _debris(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) 
             maxs=(None,),
         )
     else:
-        removed = int(K.remove_in_box(x, y, st.keep, st.labels, t_f, t_s, CODE_DEBRIS))
-        xmin, xmax, _ = K.kept_extremes(x, st.keep)
-        ymin, ymax, _ = K.kept_extremes(y, st.keep)
+        # removal and the extremes of what is kept (polygon frame) in one pass
+        r_box, ext = K.remove_in_box(
+            st.keep, st.labels, *x.spec, *y.spec, t_f, t_s, CODE_DEBRIS
+        )
+        removed = int(r_box)
+        xmin, xmax, ymin, ymax = (float(v) for v in ext)
         x0 = min(xmin, t_f) - 1.0 - 0.01 * abs(xmax - xmin)
         x1 = max(xmax, t_f) + 1.0 + 0.01 * abs(xmax - xmin)
         y0 = min(ymin, t_s) - 1.0 - 0.01 * abs(ymax - ymin)

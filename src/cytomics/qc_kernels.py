@@ -1,19 +1,49 @@
 """numba kernels of the QC stage (:mod:`cytomics.qc`).
 
-All kernels are O(n), single pass, and allocate at most per-bin arrays: the per-event state
-is the caller's boolean ``keep`` mask and ``uint8`` ``labels`` vector, updated in place.
-Comparisons are done in float64 on float32 inputs, exactly as a Gating-ML evaluator does on
-the same raw values, so that the exported gates reproduce the masks.
+All kernels are O(n) single passes over the event matrix and allocate at most per-bin or
+per-sample arrays: the per-event state is the caller's boolean ``keep`` mask and ``uint8``
+``labels`` vector, updated in place. Several steps are fused into one pass (a removal and
+the statistics of the next step; a sample and the extremes of the same columns).
 
-A *removal* kernel clears ``keep[i]`` and sets ``labels[i] = code`` for every event that is
-still kept and falls outside the step's region; it returns the number of events removed.
+Columns are read straight from a float32 event matrix through a *column spec*
+``(src, col, a, b, gain)`` (see :func:`raw_value`): ``a == 0`` when ``src`` holds the raw
+values, else the inverse of the linear display scale (``flin``) recovers them after in-place
+pre-processing, ``float32(y * a - b)`` exactly as ``Events.raw_column``; ``gain`` != 1
+divides by ``$PnG`` in float64 (FlowKit scale values). No full-length column is materialised
+for linear (default) scatter scales.
+
+Comparisons are done in float64, exactly as a Gating-ML evaluator does on the same raw
+values, so that the exported gates reproduce the masks. A *removal* clears ``keep[i]`` and
+sets ``labels[i] = code`` for every event still kept that falls outside the step's region.
 NaN values are outside every region (all comparisons with NaN are false).
+
+*Strided samples* hold the finite value of every ``stride``-th kept event (counting kept
+events in file order, finite or not), at most ``m`` values (``m >= n_kept // stride + 1``).
 """
 
 from __future__ import annotations
 
 import numba as nb
 import numpy as np
+
+#: events per work item of the parallel kernels
+CHUNK = 65536
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def raw_value(src, i, col, a, b, gain):  # pragma: no cover - compiled
+    """Gating-ML scale value (float64) of event ``i`` in column ``col`` of ``src``.
+
+    ``a != 0``: ``src`` holds ``flin`` display values ``y``; the raw value is
+    ``float32(y * a - b)`` (``a = T + A``, ``b = A``; as ``Events.raw_column``).
+    ``gain != 1``: divided by ``$PnG``.
+    """
+    v = np.float64(src[i, col])
+    if a != 0.0:
+        v = np.float64(np.float32(v * a - b))
+    if gain != 1.0:
+        v = v / gain
+    return v
 
 
 @nb.njit(cache=True, nogil=True)
@@ -22,7 +52,7 @@ def kept_extremes(x, keep):  # pragma: no cover - compiled
 
     Parameters
     ----------
-    x : float32[:]
+    x : float64[:]
     keep : bool[:]
 
     Returns
@@ -48,50 +78,121 @@ def kept_extremes(x, keep):  # pragma: no cover - compiled
 
 
 @nb.njit(cache=True, nogil=True)
-def count_in_range(x, keep, lo, hi):  # pragma: no cover - compiled
-    """Number of kept events with ``lo <= x < hi`` (float64 comparison)."""
-    c = np.int64(0)
-    for i in range(x.shape[0]):
-        if keep[i]:
-            v = np.float64(x[i])
-            if v >= lo and v < hi:
-                c += 1
-    return c
+def scan(
+    keep, labels, rsrc, rcol, ra, rb, rgain, rlo, rhi, code, ssrc, scol, sa, sb, sgain, stride, m
+):  # pragma: no cover - compiled
+    """Optional removal on one column, then statistics and a strided sample of another.
 
+    For each kept event: when ``rcol >= 0`` it is removed (``labels = code``) unless
+    ``rlo <= r < rhi`` (``r`` its raw value in column ``rcol``); when still kept and
+    ``scol >= 0`` its value ``x`` in column ``scol`` enters the statistics.
 
-@nb.njit(cache=True, nogil=True)
-def values_in_range(x, keep, lo, hi, out):  # pragma: no cover - compiled
-    """Copy kept values with ``lo <= x < hi`` into ``out`` (sized by the caller); return count."""
-    c = 0
-    m = out.shape[0]
-    for i in range(x.shape[0]):
-        if keep[i]:
-            v = np.float64(x[i])
-            if v >= lo and v < hi:
-                if c < m:
-                    out[c] = v
-                c += 1
-    return c
-
-
-@nb.njit(cache=True, nogil=True)
-def remove_outside_range(x, keep, labels, lo, hi, code):  # pragma: no cover - compiled
-    """Remove kept events not satisfying ``lo <= x < hi`` (inclusive min, exclusive max).
-
-    ``lo = -inf`` / ``hi = +inf`` leave a side open. Returns the number removed.
+    Returns
+    -------
+    removed : int64
+    stats : float64[8]
+        ``min, max, n_finite, n_at_min, n_at_max, n_minus_inf, n_plus_inf, n_kept`` of
+        ``x`` over the events kept after the removal (min/max over finite values; NaN when
+        none).
+    sample : float64[:]
+        Strided sample of ``x`` (at most ``m`` values).
     """
-    r = np.int64(0)
-    for i in range(x.shape[0]):
-        if keep[i]:
-            v = np.float64(x[i])
-            if not (v >= lo and v < hi):
+    lo = np.inf
+    hi = -np.inf
+    nf = np.int64(0)
+    nlo = np.int64(0)
+    nhi = np.int64(0)
+    nni = np.int64(0)
+    npi = np.int64(0)
+    removed = np.int64(0)
+    seen = np.int64(0)
+    out = np.empty(m if scol >= 0 else 0, dtype=np.float64)
+    c = 0
+    for i in range(keep.shape[0]):
+        if not keep[i]:
+            continue
+        if rcol >= 0:
+            r = raw_value(rsrc, i, rcol, ra, rb, rgain)
+            if not (r >= rlo and r < rhi):
                 keep[i] = False
                 labels[i] = code
-                r += 1
-    return r
+                removed += 1
+                continue
+        if scol < 0:
+            continue
+        x = raw_value(ssrc, i, scol, sa, sb, sgain)
+        if np.isfinite(x):
+            nf += 1
+            if x < lo:
+                lo = x
+                nlo = 1
+            elif x == lo:
+                nlo += 1
+            if x > hi:
+                hi = x
+                nhi = 1
+            elif x == hi:
+                nhi += 1
+            if seen % stride == 0 and c < m:
+                out[c] = x
+                c += 1
+        elif x > 0:
+            npi += 1
+        elif x < 0:
+            nni += 1
+        seen += 1
+    stats = np.empty(8, dtype=np.float64)
+    stats[0] = lo if nf > 0 else np.nan
+    stats[1] = hi if nf > 0 else np.nan
+    stats[2] = nf
+    stats[3] = nlo
+    stats[4] = nhi
+    stats[5] = nni
+    stats[6] = npi
+    stats[7] = seen
+    return removed, stats, out[:c]
 
 
 @nb.njit(cache=True, nogil=True)
+def band_values(keep, src, col, a, b, gain, lo1, hi1, out1, lo2, hi2, out2):  # pragma: no cover
+    """Values of kept events in ``[lo1, hi1)`` and in ``[lo2, hi2)`` (the first of each, in
+    event order, up to the buffers' sizes); returns the two full counts."""
+    c1 = np.int64(0)
+    c2 = np.int64(0)
+    m1 = out1.shape[0]
+    m2 = out2.shape[0]
+    for i in range(keep.shape[0]):
+        if keep[i]:
+            v = raw_value(src, i, col, a, b, gain)
+            if v >= lo1 and v < hi1:
+                if c1 < m1:
+                    out1[c1] = v
+                c1 += 1
+            if v >= lo2 and v < hi2:
+                if c2 < m2:
+                    out2[c2] = v
+                c2 += 1
+    return c1, c2
+
+
+@nb.njit(cache=True, nogil=True)
+def rows_sample(values, cols, keep, stride, m):  # pragma: no cover - compiled
+    """Columns ``cols`` of every ``stride``-th kept event: float64 ``[<= m, k]`` (NaN kept)."""
+    k = cols.shape[0]
+    out = np.empty((m, k), dtype=np.float64)
+    c = 0
+    seen = np.int64(0)
+    for i in range(values.shape[0]):
+        if keep[i]:
+            if seen % stride == 0 and c < m:
+                for j in range(k):
+                    out[c, j] = np.float64(values[i, cols[j]])
+                c += 1
+            seen += 1
+    return out[:c]
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
 def time_bin_of(t, edges):  # pragma: no cover - compiled
     """Bin of time value ``t``: the ``b`` with ``edges[b] <= t < edges[b + 1]``.
 
@@ -116,72 +217,78 @@ def time_bin_of(t, edges):  # pragma: no cover - compiled
     return b
 
 
-@nb.njit(cache=True, nogil=True)
-def time_bin_stats(t, keep, edges, values, cols, los, his, nlev):  # pragma: no cover - compiled
-    """Per-bin event counts and per-bin histograms of signal channels.
+@nb.njit(cache=True, nogil=True, parallel=True)
+def time_bin_levels(t, keep, edges, values, cols, los, his, nlev):  # pragma: no cover
+    """Per-bin event counts and sums of quantised signal levels.
+
+    Each signal ``v`` of a kept event is quantised to ``lev = floor((v - lo) * nlev /
+    (hi - lo))`` clipped to ``[0, nlev - 1]`` (the per-bin histogram level); the bin's mean
+    of level centres is ``lo + width * (levsum / nfinite + 0.5)``.
 
     Parameters
     ----------
     t : float64[:]
         Time in seconds (``Events.time_seconds``).
     keep : bool[:]
-        Events taken into account.
     edges : float64[nbins + 1]
         Bin edges (see :func:`time_bin_of`).
     values : float32[:, :]
         Display-scale event matrix.
     cols : int64[k]
-        Signal columns of ``values``.
     los, his : float64[k]
-        Histogram range of each signal column (values are clipped into it).
+        Quantisation range of each signal column.
     nlev : int
-        Histogram levels per column.
+        Levels per column.
 
     Returns
     -------
     counts : int64[nbins]
-    hist : int32[nbins, k, nlev]
+        Kept events per bin (NaN time excluded).
+    levsum : int64[nbins, k]
+        Sum of levels of the finite values.
+    nfinite : int64[nbins, k]
+        Finite values per bin and column.
     """
     nbins = edges.shape[0] - 1
     k = cols.shape[0]
-    counts = np.zeros(nbins, dtype=np.int64)
-    hist = np.zeros((nbins, k, nlev), dtype=np.int32)
+    n = t.shape[0]
+    nch = (n + CHUNK - 1) // CHUNK
     scale = np.empty(k, dtype=np.float64)
     for j in range(k):
         span = his[j] - los[j]
         scale[j] = nlev / span if span > 0 else 0.0
-    for i in range(t.shape[0]):
-        if not keep[i]:
-            continue
-        b = time_bin_of(np.float64(t[i]), edges)
-        if b < 0:
-            continue
-        counts[b] += 1
-        for j in range(k):
-            v = np.float64(values[i, cols[j]])
-            if not np.isfinite(v):
+    cnt = np.zeros((nch, nbins), dtype=np.int64)
+    lsum = np.zeros((nch, nbins, k), dtype=np.int64)
+    nfin = np.zeros((nch, nbins, k), dtype=np.int64)
+    for c in nb.prange(nch):
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if not keep[i]:
                 continue
-            lev = int((v - los[j]) * scale[j]) if v > los[j] else 0
-            if lev >= nlev:
-                lev = nlev - 1
-            elif lev < 0:
-                lev = 0
-            hist[b, j, lev] += 1
-    return counts, hist
-
-
-@nb.njit(cache=True, nogil=True)
-def remove_bad_time_bins(t, keep, labels, edges, bad, code):  # pragma: no cover - compiled
-    """Remove kept events whose time bin is flagged in ``bad`` (NaN time is removed too)."""
-    r = np.int64(0)
-    for i in range(t.shape[0]):
-        if keep[i]:
             b = time_bin_of(np.float64(t[i]), edges)
-            if b < 0 or bad[b]:
-                keep[i] = False
-                labels[i] = code
-                r += 1
-    return r
+            if b < 0:
+                continue
+            cnt[c, b] += 1
+            for j in range(k):
+                v = np.float64(values[i, cols[j]])
+                if not np.isfinite(v):
+                    continue
+                lev = int((v - los[j]) * scale[j]) if v > los[j] else 0
+                if lev >= nlev:
+                    lev = nlev - 1
+                elif lev < 0:
+                    lev = 0
+                lsum[c, b, j] += lev
+                nfin[c, b, j] += 1
+    counts = np.zeros(nbins, dtype=np.int64)
+    levsum = np.zeros((nbins, k), dtype=np.int64)
+    nfinite = np.zeros((nbins, k), dtype=np.int64)
+    for c in range(nch):
+        for b in range(nbins):
+            counts[b] += cnt[c, b]
+            for j in range(k):
+                levsum[b, j] += lsum[c, b, j]
+                nfinite[b, j] += nfin[c, b, j]
+    return counts, levsum, nfinite
 
 
 @nb.njit(cache=True, nogil=True)
@@ -195,115 +302,122 @@ def count_non_decreasing(t):  # pragma: no cover - compiled
 
 
 @nb.njit(cache=True, nogil=True)
-def ratio_sample(a, h, keep, offset, stride):  # pragma: no cover - compiled
-    """``a / (h + offset)`` of every ``stride``-th kept event with ``h + offset > 0``.
+def ratio_scan(
+    keep, asrc, acol, aa, ab, again, hsrc, hcol, ha, hb, hgain, offset, stride, m
+):  # pragma: no cover
+    """Strided sample of ``a / (h + offset)`` and the extremes of ``a`` and ``h``.
 
-    Returns a float64 array (length ~ n_kept / stride) for robust statistics.
+    The sample takes every ``stride``-th kept event with ``h + offset > 0`` and finite
+    ``a``, ``h + offset``. Returns ``(sample, ext)`` with ``ext = [amin, amax, hmin, hmax]``
+    over finite kept values (NaN when none).
     """
-    n = 0
-    for i in range(a.shape[0]):
-        if keep[i]:
-            n += 1
-    m = n // stride + 1
     out = np.empty(m, dtype=np.float64)
     c = 0
-    seen = 0
-    for i in range(a.shape[0]):
-        if keep[i]:
-            if seen % stride == 0:
-                d = np.float64(h[i]) + offset
-                v = np.float64(a[i])
-                if d > 0.0 and np.isfinite(v) and np.isfinite(d) and c < m:
-                    out[c] = v / d
-                    c += 1
-            seen += 1
-    return out[:c]
+    seen = np.int64(0)
+    amin = np.inf
+    amax = -np.inf
+    hmin = np.inf
+    hmax = -np.inf
+    for i in range(keep.shape[0]):
+        if not keep[i]:
+            continue
+        a = raw_value(asrc, i, acol, aa, ab, again)
+        h = raw_value(hsrc, i, hcol, ha, hb, hgain)
+        if np.isfinite(a):
+            if a < amin:
+                amin = a
+            if a > amax:
+                amax = a
+        if np.isfinite(h):
+            if h < hmin:
+                hmin = h
+            if h > hmax:
+                hmax = h
+        if seen % stride == 0:
+            d = h + offset
+            if d > 0.0 and np.isfinite(a) and np.isfinite(d) and c < m:
+                out[c] = a / d
+                c += 1
+        seen += 1
+    ext = np.empty(4, dtype=np.float64)
+    ext[0] = amin if amin <= amax else np.nan
+    ext[1] = amax if amin <= amax else np.nan
+    ext[2] = hmin if hmin <= hmax else np.nan
+    ext[3] = hmax if hmin <= hmax else np.nan
+    return out[:c], ext
 
 
-@nb.njit(cache=True, nogil=True)
-def remove_outside_band(a, h, keep, labels, c_hi, c_lo, offset, code):  # pragma: no cover
+@nb.njit(cache=True, nogil=True, parallel=True)
+def remove_outside_band(
+    keep, labels, asrc, acol, aa, ab, again, hsrc, hcol, ha, hb, hgain, c_hi, c_lo, offset, code
+):  # pragma: no cover - compiled
     """Remove kept events outside ``c_lo * (h + offset) <= a < c_hi * (h + offset)``.
 
     ``c_lo`` NaN leaves the lower side open. Returns the number removed.
     """
-    r = np.int64(0)
+    n = keep.shape[0]
+    nch = (n + CHUNK - 1) // CHUNK
     has_lo = np.isfinite(c_lo)
-    for i in range(a.shape[0]):
-        if keep[i]:
-            d = np.float64(h[i]) + offset
-            v = np.float64(a[i])
-            inside = v < c_hi * d
-            if has_lo:
-                inside = inside and v >= c_lo * d
-            if not inside:
-                keep[i] = False
-                labels[i] = code
-                r += 1
-    return r
+    r = np.zeros(nch, dtype=np.int64)
+    for c in nb.prange(nch):
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if keep[i]:
+                d = raw_value(hsrc, i, hcol, ha, hb, hgain) + offset
+                v = raw_value(asrc, i, acol, aa, ab, again)
+                inside = v < c_hi * d
+                if has_lo:
+                    inside = inside and v >= c_lo * d
+                if not inside:
+                    keep[i] = False
+                    labels[i] = code
+                    r[c] += 1
+    return r.sum()
 
 
-@nb.njit(cache=True, nogil=True)
-def kept_sample(x, keep, stride):  # pragma: no cover - compiled
-    """Finite values of every ``stride``-th kept event, as float64."""
-    n = 0
-    for i in range(x.shape[0]):
-        if keep[i]:
-            n += 1
-    m = n // stride + 1
-    out = np.empty(m, dtype=np.float64)
-    c = 0
-    seen = 0
-    for i in range(x.shape[0]):
-        if keep[i]:
-            if seen % stride == 0:
-                v = np.float64(x[i])
-                if np.isfinite(v) and c < m:
-                    out[c] = v
-                    c += 1
-            seen += 1
-    return out[:c]
-
-
-@nb.njit(cache=True, nogil=True)
-def kept_histogram(x, keep, lo, hi, nbins, log_scale):  # pragma: no cover - compiled
+@nb.njit(cache=True, nogil=True, parallel=True)
+def kept_histogram(keep, src, col, a, b, gain, lo, hi, nbins, log_scale):  # pragma: no cover
     """Histogram of kept finite values on ``[lo, hi]`` (``log10`` of x when ``log_scale``;
-    values outside the range are ignored)."""
+    values outside the range are ignored). float64 counts."""
+    n = keep.shape[0]
+    nch = (n + CHUNK - 1) // CHUNK
+    part = np.zeros((nch, nbins), dtype=np.int64)
     counts = np.zeros(nbins, dtype=np.float64)
     span = hi - lo
     if span <= 0:
         return counts
     scale = nbins / span
-    for i in range(x.shape[0]):
-        if keep[i]:
-            v = np.float64(x[i])
-            if log_scale:
-                if v <= 0:
+    for c in nb.prange(nch):
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if keep[i]:
+                v = raw_value(src, i, col, a, b, gain)
+                if log_scale:
+                    if v <= 0:
+                        continue
+                    v = np.log10(v)
+                if not np.isfinite(v) or v < lo or v > hi:
                     continue
-                v = np.log10(v)
-            if not np.isfinite(v) or v < lo or v > hi:
-                continue
-            b = int((v - lo) * scale)
-            if b >= nbins:
-                b = nbins - 1
-            counts[b] += 1.0
+                q = int((v - lo) * scale)
+                if q >= nbins:
+                    q = nbins - 1
+                part[c, q] += 1
+    for c in range(nch):
+        for q in range(nbins):
+            counts[q] += part[c, q]
     return counts
 
 
 @nb.njit(cache=True, nogil=True)
-def kept_sample_below(y, x, keep, x_max, stride):  # pragma: no cover - compiled
-    """Finite ``y`` of every ``stride``-th kept event with ``x < x_max``, as float64."""
-    n = 0
-    for i in range(x.shape[0]):
-        if keep[i] and np.float64(x[i]) < x_max:
-            n += 1
-    m = n // stride + 1
+def sample_below(
+    keep, ysrc, ycol, ya, yb, ygain, xsrc, xcol, xa, xb, xgain, x_max, stride, m
+):  # pragma: no cover
+    """Finite ``y`` of every ``stride``-th kept event with ``x < x_max`` (at most ``m``)."""
     out = np.empty(m, dtype=np.float64)
     c = 0
-    seen = 0
-    for i in range(x.shape[0]):
-        if keep[i] and np.float64(x[i]) < x_max:
+    seen = np.int64(0)
+    for i in range(keep.shape[0]):
+        if keep[i] and raw_value(xsrc, i, xcol, xa, xb, xgain) < x_max:
             if seen % stride == 0:
-                v = np.float64(y[i])
+                v = raw_value(ysrc, i, ycol, ya, yb, ygain)
                 if np.isfinite(v) and c < m:
                     out[c] = v
                     c += 1
@@ -311,20 +425,58 @@ def kept_sample_below(y, x, keep, x_max, stride):  # pragma: no cover - compiled
     return out[:c]
 
 
-@nb.njit(cache=True, nogil=True)
-def remove_in_box(x, y, keep, labels, x_max, y_max, code):  # pragma: no cover - compiled
+@nb.njit(cache=True, nogil=True, parallel=True)
+def remove_in_box(
+    keep, labels, xsrc, xcol, xa, xb, xgain, ysrc, ycol, ya, yb, ygain, x_max, y_max, code
+):  # pragma: no cover - compiled
     """Remove kept events with ``x < x_max`` and ``y < y_max`` (NaN is never inside).
 
-    Returns the number removed.
+    Returns ``(removed, ext)``, ``ext = [xmin, xmax, ymin, ymax]`` over the finite values
+    of the events still kept afterwards (NaN when none).
     """
-    r = np.int64(0)
-    for i in range(x.shape[0]):
-        if keep[i]:
-            if np.float64(x[i]) < x_max and np.float64(y[i]) < y_max:
-                keep[i] = False
-                labels[i] = code
-                r += 1
-    return r
+    n = keep.shape[0]
+    nch = (n + CHUNK - 1) // CHUNK
+    r = np.zeros(nch, dtype=np.int64)
+    ex = np.empty((nch, 4), dtype=np.float64)
+    for c in nb.prange(nch):
+        xmin = np.inf
+        xmax = -np.inf
+        ymin = np.inf
+        ymax = -np.inf
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if keep[i]:
+                x = raw_value(xsrc, i, xcol, xa, xb, xgain)
+                y = raw_value(ysrc, i, ycol, ya, yb, ygain)
+                if x < x_max and y < y_max:
+                    keep[i] = False
+                    labels[i] = code
+                    r[c] += 1
+                    continue
+                if np.isfinite(x):
+                    xmin = min(xmin, x)
+                    xmax = max(xmax, x)
+                if np.isfinite(y):
+                    ymin = min(ymin, y)
+                    ymax = max(ymax, y)
+        ex[c, 0] = xmin
+        ex[c, 1] = xmax
+        ex[c, 2] = ymin
+        ex[c, 3] = ymax
+    ext = np.empty(4, dtype=np.float64)
+    ext[0] = np.inf
+    ext[1] = -np.inf
+    ext[2] = np.inf
+    ext[3] = -np.inf
+    for c in range(nch):
+        ext[0] = min(ext[0], ex[c, 0])
+        ext[1] = max(ext[1], ex[c, 1])
+        ext[2] = min(ext[2], ex[c, 2])
+        ext[3] = max(ext[3], ex[c, 3])
+    for q in (0, 2):
+        if ext[q] > ext[q + 1]:
+            ext[q] = np.nan
+            ext[q + 1] = np.nan
+    return r.sum(), ext
 
 
 @nb.njit(cache=True, nogil=True)
