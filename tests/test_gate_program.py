@@ -15,7 +15,7 @@ from cytomics.gating.gates import (
 from cytomics.gating.kernels import ellipsoid_mask, polygon_mask, rectangle_mask
 from cytomics.gating.program import compile_gates, label_events
 
-COLS = {"a": 0, "b": 1, "c": 2}
+COLS = {"a": 0, "b": 1, "c": 2}  # channel name -> column
 
 
 def _dim(name: str) -> Dimension:
@@ -124,3 +124,31 @@ def test_polygon_raster_shortcut_is_exact_on_edges_and_vertices(seed):
     np.testing.assert_array_equal(labels == 1, polygon_mask(data, 0, 1, verts))
     cells = np.bincount(program.raster, minlength=3) / program.raster.size
     assert cells[0] > 0.1 and cells[1] > 0.1 and cells[2] < 0.2  # the shortcut is used
+
+
+def test_large_program_uses_the_general_path_with_same_result():
+    """More gates than fit one state word (63): the general kernel gives the same labels."""
+    rng = np.random.default_rng(8)
+    n = 20_000
+    data = rng.uniform(0, 1, (n, 3)).astype(np.float32)
+    root = rng.random(n) < 0.8
+    gates = []
+    for k in range(40):
+        lo = rng.uniform(0, 0.6)
+        gates.append(RectangleGate(f"r{k}", "qc", (_dim("abc"[k % 3]),), (lo,), (lo + 0.4,)))
+    for k in range(30):
+        a, b = rng.choice(40, 2, replace=False)
+        gates.append(BooleanGate(f"b{k}", f"r{k}", ("and", "or")[k % 2],
+                                 ((f"r{a}", bool(k % 3 == 0)), (f"r{b}", False))))
+    ref = _reference(data, gates, root, "qc")
+    terminals = [(f"b{k}", k + 1) for k in range(30)]
+    expected = np.zeros(n, np.uint8)
+    expected[root] = 200
+    for gid, code in terminals:
+        expected[ref[gid]] = code
+    program = compile_gates(gates, lambda d: COLS[d.channel], root_ids=("qc",))
+    assert len(program.ids) > 63
+    labels = np.zeros(n, np.uint8)
+    counts = label_events(data, program, terminals, root=root, labels=labels, root_code=200)
+    np.testing.assert_array_equal(labels, expected)
+    assert counts.tolist() == [int(ref[g.id].sum()) for g in gates]

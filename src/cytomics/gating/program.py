@@ -360,6 +360,72 @@ def _label_kernel(data, root, kind, parent, cols, lo, hi, start, vx, vy, vstart,
                     counts[c, g] += 1
 
 
+_ROOT_BIT = 63  # bit of the root mask in the one-word state of small programs
+
+
+def _bit_masks(program: GateProgram) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per gate: the state bit of its parent, and its Boolean operands and complement
+    flags as one-word bit masks (root references use bit :data:`_ROOT_BIT`)."""
+    n = len(program.ids)
+    pbit = np.array([_ROOT_BIT if p < 0 else p for p in program.parent], dtype=np.uint64)
+    opmask = np.zeros(n, dtype=np.uint64)
+    compmask = np.zeros(n, dtype=np.uint64)
+    for g in range(n):
+        for j in range(program.ostart[g], program.ostart[g + 1]):
+            o = int(program.ops[j])
+            bit = np.uint64(1) << np.uint64(_ROOT_BIT if o < 0 else o)
+            opmask[g] |= bit
+            if program.comp[j]:
+                compmask[g] |= bit
+    return pbit, opmask, compmask
+
+
+@nb.njit(parallel=True, cache=True)
+def _label_kernel_bits(data, root, kind, pbit, cols, lo, hi, start, vx, vy, vstart, raster,
+                       rstart, rinv, mat, mstart, dist2, ops, comp, ostart, opmask, compmask,
+                       term_gate, term_code, root_code, labels, counts, n_chunks):
+    """:func:`_label_kernel` for programs of at most 63 gates: the state of an event is
+    one 64-bit word, and a Boolean gate is two bit operations on it."""
+    n = data.shape[0]
+    n_gates = kind.shape[0]
+    step = (n + n_chunks - 1) // n_chunks
+    one = np.uint64(1)
+    zero = np.uint64(0)
+    root_bit = one << np.uint64(63)
+    dummy = np.zeros(1, dtype=np.bool_)
+    for c in nb.prange(n_chunks):
+        for i in range(c * step, min(n, (c + 1) * step)):
+            if not root[i]:
+                continue
+            bits = root_bit
+            for g in range(n_gates):
+                if (bits >> pbit[g]) & one == zero:
+                    continue
+                k = kind[g]
+                if k >= 3:
+                    x = (bits ^ compmask[g]) & opmask[g]
+                    if k == 3:
+                        inside = x == opmask[g]
+                    elif k == 4:
+                        inside = x != zero
+                    else:
+                        inside = x == zero
+                else:
+                    inside = _gate_member(g, i, data, kind, cols, lo, hi, start, vx, vy,
+                                          vstart, raster, rstart, rinv, mat, mstart, dist2,
+                                          ops, comp, ostart, dummy, True)
+                if inside:
+                    bits |= one << np.uint64(g)
+            lab = root_code
+            for t in range(term_gate.shape[0]):
+                if (bits >> np.uint64(term_gate[t])) & one != zero:
+                    lab = term_code[t]
+            labels[i] = lab
+            for g in range(n_gates):
+                if (bits >> np.uint64(g)) & one != zero:
+                    counts[c, g] += 1
+
+
 def label_events(
     data: np.ndarray,
     program: GateProgram,
@@ -403,14 +469,16 @@ def label_events(
     n = data.shape[0]
     n_chunks = max(1, min(64, n // 16384 + 1))
     counts = np.zeros((n_chunks, len(program.ids)), dtype=np.int64)
-    if len(program.ids):
-        _label_kernel(
-            data, np.ascontiguousarray(root, dtype=np.bool_), program.kind, program.parent,
-            program.cols, program.lo, program.hi, program.start, program.vx, program.vy,
-            program.vstart, program.raster, program.rstart, program.rinv, program.mat, program.mstart, program.dist2, program.ops,
-            program.comp, program.ostart, term_gate, term_code, np.uint8(root_code), labels,
-            counts, n_chunks,
-        )
+    root = np.ascontiguousarray(root, dtype=np.bool_)
+    p = program
+    geometry = (p.cols, p.lo, p.hi, p.start, p.vx, p.vy, p.vstart, p.raster, p.rstart, p.rinv,
+                p.mat, p.mstart, p.dist2, p.ops, p.comp, p.ostart)
+    tail = (term_gate, term_code, np.uint8(root_code), labels, counts, n_chunks)
+    if 0 < len(p.ids) < _ROOT_BIT:
+        pbit, opmask, compmask = _bit_masks(p)
+        _label_kernel_bits(data, root, p.kind, pbit, *geometry, opmask, compmask, *tail)
+    elif len(p.ids):
+        _label_kernel(data, root, p.kind, p.parent, *geometry, *tail)
     else:
         labels[np.asarray(root, dtype=bool)] = np.uint8(root_code)
     return counts.sum(axis=0)
