@@ -558,25 +558,30 @@ def _margin_bounds(
     lower = -math.inf
     why: list[str] = []
     if nf > 0:
-        med = float(np.median(smp))
         # $PnR is a real bound only when no value exceeds it (pnr-nominal: MACSQuant)
         bounded = rng > 0 and hi_v <= rng * (1.0 + s.margin_tolerance)
-        # pile candidates: events exactly at the max (+inf) / at the min (-inf)
+        at_range = bounded and hi_v >= rng * (1.0 - s.margin_tolerance)
+        # pile candidates: events exactly at the max (+inf) / at the min (-inf); the median
+        # (the band below/above) is only needed when such a count could make a pile
+        n_max, n_min = int(stats[4] + stats[6]), int(stats[3] + stats[5])
+
+        def countable(c: int) -> bool:
+            return s.margin_spike_min_events <= c <= s.margin_max_pile_fraction * n_kept
+
+        check_max = not at_range and countable(n_max)
+        check_min = s.margin_low_spike and (countable(n_min) or countable(int(stats[2] + stats[6])))
+        med = float(np.median(smp)) if check_max or check_min else math.nan
         piles: list[tuple[str, int, float, float]] = []
-        if not (bounded and hi_v >= rng * (1.0 - s.margin_tolerance)) and hi_v > med:
+        if check_max and hi_v > med:
             edge = hi_v - s.margin_spike_band * (hi_v - med)
-            piles.append(("max", int(stats[4] + stats[6]), edge, hi_v))
-        if s.margin_low_spike and lo_v < med:
+            piles.append(("max", n_max, edge, hi_v))
+        if check_min and lo_v < med:
             edge = lo_v + s.margin_spike_band * (med - lo_v)
             if edge > lo_v:
-                piles.append(("min", int(stats[3] + stats[5]), _next_up(lo_v, x), edge))
+                piles.append(("min", n_min, _next_up(lo_v, x), edge))
             else:  # zero-width band: every kept value counts (never a pile)
                 piles.append(("min", int(stats[2] + stats[6]), edge, lo_v))
-        judged = [
-            pl
-            for pl in piles
-            if s.margin_spike_min_events <= pl[1] <= s.margin_max_pile_fraction * n_kept
-        ]
+        judged = [pl for pl in piles if countable(pl[1])]
         is_pile = {"max": False, "min": False}
         if judged:
             bands = {name: (lo, hi) for name, _, lo, hi in judged}
@@ -590,7 +595,7 @@ def _margin_bounds(
                 vals, m = (buf_hi, int(m_hi)) if name == "max" else (buf_lo, int(m_lo))
                 expected = _pile_levels(vals, m)
                 is_pile[name] = pile >= s.margin_spike_factor * max(expected, 1.0)
-        if bounded and hi_v >= rng * (1.0 - s.margin_tolerance):
+        if at_range:
             upper = _bound(rng * (1.0 - s.margin_tolerance), x)
             why.append("at_range")
         elif is_pile["max"]:
@@ -1315,13 +1320,21 @@ def _between(v: float, x: np.ndarray) -> float:
     return (float(a) + float(b)) / 2.0
 
 
-def _debris_threshold(x, keep, smp, log_scale, s: QCSettings) -> tuple[float | None, dict]:
-    """FSC-A debris threshold from the density of kept events (``None``: no cell peak)."""
+def _debris_threshold(
+    x, keep, smp, log_scale, s: QCSettings, lin_range: tuple[float, float]
+) -> tuple[float | None, dict]:
+    """FSC-A debris threshold from the density of kept events (``None``: no cell peak).
+
+    ``lin_range``: the 0.1 % and 99.5 % quantiles of ``smp`` (the histogram range on a
+    linear scale)."""
     info: dict[str, Any] = {}
-    space = np.log10(smp[smp > 0]) if log_scale else smp
-    if len(space) < 100:
-        return None, info
-    lo, hi = (float(v) for v in np.quantile(space, [0.001, 0.995]))
+    if log_scale:
+        space = np.log10(smp[smp > 0])
+        if len(space) < 100:
+            return None, info
+        lo, hi = (float(v) for v in np.quantile(space, [0.001, 0.995]))
+    else:
+        lo, hi = lin_range
     if not hi > lo:
         return None, info
     hist = K.kept_histogram(keep, *x.spec, lo, hi, s.debris_bins, log_scale)
@@ -1363,11 +1376,17 @@ def _debris(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) 
         return
     is_int = acq.keywords.get("$DATATYPE", "").strip().upper() == "I"
     log_scale = bool(is_int and ch.log_decades > 0)
-    threshold, info = _debris_threshold(x, st.keep, smp, log_scale, s)
+    # every quantile of the sample from one partition
+    q_lo, q_hi, cap, q_fallback = (
+        float(v)
+        for v in np.quantile(
+            smp, [0.001, 0.995, s.debris_cap_fraction, s.debris_fallback_quantile]
+        )
+    )
+    threshold, info = _debris_threshold(x, st.keep, smp, log_scale, s, (q_lo, q_hi))
     method = info.get("method", "fallback_quantile")
-    cap = float(np.quantile(smp, s.debris_cap_fraction))
     if threshold is None:
-        threshold = float(np.quantile(smp, s.debris_fallback_quantile))
+        threshold = q_fallback
     if method != "valley":
         threshold = min(threshold, cap)
         st.flag(

@@ -106,6 +106,7 @@ def scan(
     npi = np.int64(0)
     removed = np.int64(0)
     seen = np.int64(0)
+    cd = np.int64(0)  # countdown to the next sampled event (no modulo)
     out = np.empty(m if scol >= 0 else 0, dtype=np.float64)
     c = 0
     for i in range(keep.shape[0]):
@@ -133,7 +134,7 @@ def scan(
                 nhi = 1
             elif x == hi:
                 nhi += 1
-            if seen % stride == 0 and c < m:
+            if cd == 0 and c < m:
                 out[c] = x
                 c += 1
         elif x > 0:
@@ -141,6 +142,7 @@ def scan(
         elif x < 0:
             nni += 1
         seen += 1
+        cd = stride - 1 if cd == 0 else cd - 1
     stats = np.empty(8, dtype=np.float64)
     stats[0] = lo if nf > 0 else np.nan
     stats[1] = hi if nf > 0 else np.nan
@@ -182,13 +184,15 @@ def rows_sample(values, cols, keep, stride, m):  # pragma: no cover - compiled
     out = np.empty((m, k), dtype=np.float64)
     c = 0
     seen = np.int64(0)
+    cd = np.int64(0)  # countdown to the next sampled event (no modulo)
     for i in range(values.shape[0]):
         if keep[i]:
-            if seen % stride == 0 and c < m:
+            if cd == 0 and c < m:
                 for j in range(k):
                     out[c, j] = np.float64(values[i, cols[j]])
                 c += 1
             seen += 1
+            cd = stride - 1 if cd == 0 else cd - 1
     return out[:c]
 
 
@@ -261,10 +265,20 @@ def time_bin_levels(t, keep, edges, values, cols, los, his, nlev):  # pragma: no
     lsum = np.zeros((nch, nbins, k), dtype=np.int64)
     nfin = np.zeros((nch, nbins, k), dtype=np.int64)
     for c in nb.prange(nch):
+        prev = -1
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
             if not keep[i]:
                 continue
-            b = time_bin_of(np.float64(t[i]), edges)
+            ti = np.float64(t[i])
+            # events are (nearly) in time order: try the previous event's bin first
+            if not (
+                prev >= 0
+                and ti == ti
+                and (prev == 0 or ti >= edges[prev])
+                and (prev == nbins - 1 or ti < edges[prev + 1])
+            ):
+                prev = time_bin_of(ti, edges)
+            b = prev
             if b < 0:
                 continue
             cnt[c, b] += 1
@@ -314,6 +328,7 @@ def ratio_scan(
     out = np.empty(m, dtype=np.float64)
     c = 0
     seen = np.int64(0)
+    cd = np.int64(0)  # countdown to the next sampled event (no modulo)
     amin = np.inf
     amax = -np.inf
     hmin = np.inf
@@ -333,12 +348,13 @@ def ratio_scan(
                 hmin = h
             if h > hmax:
                 hmax = h
-        if seen % stride == 0:
+        if cd == 0:
             d = h + offset
             if d > 0.0 and np.isfinite(a) and np.isfinite(d) and c < m:
                 out[c] = a / d
                 c += 1
         seen += 1
+        cd = stride - 1 if cd == 0 else cd - 1
     ext = np.empty(4, dtype=np.float64)
     ext[0] = amin if amin <= amax else np.nan
     ext[1] = amax if amin <= amax else np.nan
@@ -414,14 +430,16 @@ def sample_below(
     out = np.empty(m, dtype=np.float64)
     c = 0
     seen = np.int64(0)
+    cd = np.int64(0)  # countdown to the next sampled event (no modulo)
     for i in range(keep.shape[0]):
         if keep[i] and raw_value(xsrc, i, xcol, xa, xb, xgain) < x_max:
-            if seen % stride == 0:
+            if cd == 0:
                 v = raw_value(ysrc, i, ycol, ya, yb, ygain)
                 if np.isfinite(v) and c < m:
                     out[c] = v
                     c += 1
             seen += 1
+            cd = stride - 1 if cd == 0 else cd - 1
     return out[:c]
 
 
