@@ -6,7 +6,10 @@ Writes a simulated ALOT FCS file, then times (a) cytomics: read -> panel match -
 preprocess -> QC -> gate_alot, and (b) FlowKit: read + compensate + logicle + a 5-gate
 strategy (4 polygons/rectangles + 1 Boolean) on the same file. Prints both times, the
 speed ratio and the peak RSS of each stage relative to the DATA segment size. Each side
-runs in its own subprocess so the peak RSS is its own.
+runs in its own subprocess so the peak RSS is its own. The cytomics side first runs the
+chain once on a 20k-event tube (loading the cached numba kernels and lazily imported
+libraries, as FlowKit's side imports flowkit before its clock starts) and reports that
+fixed per-process cost on its own line, and the ratio with and without it.
 """
 
 from __future__ import annotations
@@ -35,15 +38,13 @@ def _peak_rss_bytes() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
-def run_cytomics(path: str, plots: bool = False) -> dict:
-    """Time the cytomics chain on ``path``."""
+def _chain(path: str) -> tuple[dict, object, object, object]:
     from cytomics.fcs import read_fcs
     from cytomics.gating.alot import gate_alot
     from cytomics.panel import match_panel
     from cytomics.preprocess.pipeline import preprocess
     from cytomics.qc import run_qc
 
-    base_rss = _peak_rss_bytes()  # interpreter + numpy/numba/scipy imports
     t0 = time.perf_counter()
     acq = read_fcs(path)
     t1 = time.perf_counter()
@@ -52,11 +53,31 @@ def run_cytomics(path: str, plots: bool = False) -> dict:
     qc = run_qc(events)
     t3 = time.perf_counter()
     res = gate_alot(events, qc)
-    dt = time.perf_counter() - t0
-    stages = {"read": t1 - t0, "preprocess": t2 - t1, "qc": t3 - t2, "gating": dt - (t3 - t0)}
+    t4 = time.perf_counter()
+    stages = {"read": t1 - t0, "preprocess": t2 - t1, "qc": t3 - t2, "gating": t4 - t3}
+    return stages, events, qc, res
+
+
+def run_cytomics(path: str, small: str, plots: bool = False) -> dict:
+    """Time the cytomics chain on ``path`` after a first run on the small tube ``small``.
+
+    The first run in a process pays a fixed cost: loading the cached numba kernels and the
+    lazily imported libraries (as FlowKit's side pays ``import flowkit`` before its
+    clock starts). It is timed and reported separately; the 5 M-event figure is the
+    chain with the code loaded.
+    """
+    from cytomics._runtime import configure_numpy_allocation
+
+    configure_numpy_allocation()  # as the CLI does
+    t0 = time.perf_counter()
+    _chain(small)
+    first_small = time.perf_counter() - t0
+    base_rss = _peak_rss_bytes()  # interpreter + imports + loaded kernels
+    stages, events, qc, res = _chain(path)
+    dt = sum(stages.values())
     rss = _peak_rss_bytes()
     out = {"seconds": dt, "peak_rss": rss, "blasts": res.counts["blasts"], "stages": stages,
-           "import_rss": base_rss}
+           "import_rss": base_rss, "first_small_seconds": first_small}
     if plots:
         import tempfile as _tf
 
@@ -111,9 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--events", type=int, default=5_000_000)
     ap.add_argument("--side", choices=("cytomics", "flowkit"), help=argparse.SUPPRESS)
     ap.add_argument("--file", help=argparse.SUPPRESS)
+    ap.add_argument("--small", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.side:
-        out = (run_cytomics(args.file, plots=True) if args.side == "cytomics"
+        out = (run_cytomics(args.file, args.small, plots=True) if args.side == "cytomics"
                else run_flowkit(args.file))
         print(json.dumps(out))
         return 0
@@ -122,9 +144,12 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as td:
         path = Path(td) / "alot_big.fcs"
+        small = Path(td) / "alot_small.fcs"
         case = simulate_case("b_all_pro_b", seed=1, n_events=args.events, blast_fraction=0.5)
         write_case(case, path)
         del case
+        write_case(simulate_case("aml_cd34pos", seed=2, n_events=20_000, blast_fraction=0.3),
+                   small)
         meta = read_fcs_metadata(path)
         kw = meta.keywords if hasattr(meta, "keywords") else {}
         data_bytes = int(kw.get("$ENDDATA", 0)) - int(kw.get("$BEGINDATA", 0)) + 1
@@ -133,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         results = {}
         for side in ("cytomics", "cytomics", "flowkit"):  # first cytomics run warms the JIT cache
             proc = subprocess.run(
-                [sys.executable, __file__, "--side", side, "--file", str(path)],
+                [sys.executable, __file__, "--side", side, "--file", str(path),
+                 "--small", str(small)],
                 capture_output=True, text=True, check=True,
             )
             results[side] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -144,12 +170,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  peak RSS above the import baseline ({c['import_rss'] / 2**20:.0f} MiB): "
           f"{(c['peak_rss'] - c['import_rss']) / data_bytes:.2f}x DATA")
     print("  stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in c["stages"].items()))
+    print(f"  fixed per-process cost, paid once before (first chain in a fresh process, on a "
+          f"20k-event tube: loading cached kernels, lazy imports): "
+          f"{c['first_small_seconds']:.2f} s")
     if "plots_seconds" in c:
         print(f"  7 overview plots (2-D histograms): {c['plots_seconds']:.2f} s, peak RSS "
               f"{c['peak_rss_with_plots'] / data_bytes:.2f}x DATA")
     print(f"FlowKit read+comp+logicle+5 gates: {f['seconds']:.2f} s, peak RSS "
           f"{f['peak_rss'] / 2**20:.0f} MiB ({f['peak_rss'] / data_bytes:.2f}x DATA)")
-    print(f"speed ratio FlowKit/cytomics: {f['seconds'] / c['seconds']:.1f}x")
+    print(f"speed ratio FlowKit/cytomics: {f['seconds'] / c['seconds']:.1f}x "
+          f"(including the fixed per-process cost: "
+          f"{f['seconds'] / (c['seconds'] + c['first_small_seconds']):.1f}x)")
     return 0
 
 
