@@ -92,10 +92,9 @@ def test_gates_decided_on_a_sample_label_every_event(tmp_path):
 @pytest.mark.parametrize(("kind", "seed"), [
     *[(k, sd) for k in ("normal_bm", "normal_pb") for sd in (1, 3, 9)],
     ("normal_pb", 2),
-    # known weakness, kept visible: normal basophils + CD34+ myeloid precursors + plasma
-    # cells (~4% of nucleated) in the CD45-dim region pass the 3% "other abnormal" rule
-    pytest.param("normal_bm", 2, marks=pytest.mark.xfail(
-        strict=True, reason="normal CD45-dim cells exceed other_abnormal_min_fraction")),
+    # normal basophils + CD34+ myeloid precursors + plasma cells (~4% of nucleated)
+    # together in the CD45-dim region: no one of them is a dominant abnormal cluster
+    ("normal_bm", 2),
 ])
 def test_normal_samples_give_few_blasts(kind, seed, tmp_path):
     _, qc, res, _ = simulated(kind, seed, None, tmp_path)

@@ -117,8 +117,24 @@ class AlotGatingSettings:
         neutrophils; the cluster ends at the valley to the hematogones or
         ``b_cluster_sd_k`` robust SDs above its peak (hematogones above stay normal).
     other_abnormal_min_fraction
-        Non-B events of the blast region (CD34+ myeloid precursors, basophils, ...) are
-        normal unless they reach this fraction of nucleated events.
+        Non-B events of the blast region form an abnormal (non-B) blast population only
+        when their *main cluster* (the density basin on CD45 / log SSC holding most of
+        them) reaches this fraction of nucleated events. Normal CD45-dim cells (CD34+
+        myeloid precursors, basophils, plasma cells) are small separate clouds, so their
+        total may exceed what any one of them holds.
+    cluster_lineage_positive_min, cluster_core_sd_k
+        When at least ``cluster_lineage_positive_min`` of the main cluster is positive for
+        a lineage marker (CD34, CD7, cyMPO, cyCD3), lineage-negative events count (and are
+        gated) as blasts only inside the core of the lineage-positive ones on CD45 / log
+        SSC (an ellipse of ``cluster_core_sd_k`` robust SDs around their median); the
+        lineage-negative basophils, plasma cells and debris elsewhere in the region do not.
+    cluster_cd7_min, cluster_mpo_max
+        A cluster whose lineage-positive events are at least ``cluster_cd7_min`` CD7+ and
+        less than ``cluster_mpo_max`` MPO+ is a CD7+ (non-myeloid) blast population:
+        its CD7- events (normal CD34+ myeloid precursors) are not blasts.
+    cluster_bins, cluster_sigma_bins, cluster_rel_persistence, cluster_floor_fraction
+        Density (bins per axis, smoothing in bins) and basin split (valley depth, floor)
+        used to find that main cluster.
     max_vertices
         Vertex budget of every polygon gate.
     min_population_events
@@ -157,7 +173,15 @@ class AlotGatingSettings:
     b_cluster_min_fraction: float = 0.01
     b_cluster_sd_k: float = 2.0
     hematogone_cd45_floor: float = 0.7
-    other_abnormal_min_fraction: float = 0.03
+    other_abnormal_min_fraction: float = 0.035
+    cluster_lineage_positive_min: float = 0.1
+    cluster_core_sd_k: float = 2.0
+    cluster_cd7_min: float = 0.5
+    cluster_mpo_max: float = 0.2
+    cluster_bins: int = 64
+    cluster_sigma_bins: float = 1.5
+    cluster_rel_persistence: float = 0.3
+    cluster_floor_fraction: float = 0.01
     max_vertices: int = 24
     min_population_events: int = 10
     sample_events: int = 200_000
@@ -410,6 +434,71 @@ def _b_blast_cluster(
     dim = low.position <= neutro45 - s.hematogone_cd45_floor * span45
     abnormal = frac >= s.b_abnormal_min_fraction or (frac >= s.b_cluster_min_fraction and dim)
     return float(cut), bool(abnormal)
+
+
+def _main_cluster(
+    x45: np.ndarray, ssc: np.ndarray, s: AlotGatingSettings
+) -> tuple[np.ndarray, tuple[float, float]]:
+    """The dominant compact cluster of the blast-region events on CD45 / log SSC.
+
+    A leukemic population is one dense cloud; normal CD45-dim cells (CD34+ myeloid
+    precursors, basophils, plasma cells, monocyte tails) are small separate clouds. The
+    events are split into density basins and the basin holding the most events is the
+    cluster.
+
+    Returns
+    -------
+    member, peak
+        Bool mask over the given events (members of the main basin) and the (CD45, SSC)
+        position of its density peak. Empty mask with fewer than ``min_population_events``.
+    """
+    member = np.zeros(x45.size, dtype=bool)
+    if x45.size < max(s.min_population_events, 10):
+        return member, (float("nan"), float("nan"))
+    ly = np.log(np.maximum(ssc, 1e-4))
+    xr = (float(x45.min()) - 0.03, float(x45.max()) + 0.03)
+    yr = (float(ly.min()) - 0.1, float(ly.max()) + 0.1)
+    d2 = dens.density_2d(x45, ly, xrange=xr, yrange=yr,
+                         bins=(s.cluster_bins, s.cluster_bins), sigma_bins=s.cluster_sigma_bins)
+    blab, info = dens.basins_2d(d2, floor_fraction=s.cluster_floor_fraction,
+                                rel_persistence=s.cluster_rel_persistence, min_mass=0.02)
+    if not info:
+        return member, (float("nan"), float("nan"))
+    bx, by = d2.bin_of(x45, ly)
+    ev = blab[bx, by]
+    counts = np.bincount(ev[ev >= 0], minlength=len(info))
+    k = int(np.argmax(counts))
+    member = ev == k
+    return member, (float(info[k]["x"]), float(np.exp(info[k]["y"])))
+
+
+def _core_ellipse(
+    x45: np.ndarray, ssc: np.ndarray, s: AlotGatingSettings
+) -> tuple[float, float, float, float] | None:
+    """Core of a cluster on CD45 / log SSC: (CD45 centre, log-SSC centre, CD45 radius,
+    log-SSC radius) of the axis-aligned ellipse of ``cluster_core_sd_k`` robust SDs around
+    the median; ``None`` with too few events."""
+    if x45.size < s.min_population_events:
+        return None
+    ly = np.log(np.maximum(ssc.astype(np.float64), 1e-4))
+    x45 = x45.astype(np.float64)
+
+    def mad_sd(v: np.ndarray) -> float:
+        return max(float(np.median(np.abs(v - np.median(v)))) / 0.6745, 1e-3)
+
+    k = s.cluster_core_sd_k
+    return float(np.median(x45)), float(np.median(ly)), k * mad_sd(x45), k * mad_sd(ly)
+
+
+def _in_ellipse(x45: np.ndarray, ssc: np.ndarray, e: tuple[float, float, float, float]) -> np.ndarray:
+    ly = np.log(np.maximum(ssc.astype(np.float64), 1e-4))
+    return ((x45 - e[0]) / e[2]) ** 2 + ((ly - e[1]) / e[3]) ** 2 <= 1.0
+
+
+def _ellipse_polygon(e: tuple[float, float, float, float], n_vertices: int) -> np.ndarray:
+    """Vertices (CD45, linear SSC) of the ellipse (curved in linear SSC, as drawn)."""
+    t = np.linspace(0.0, 2.0 * np.pi, max(n_vertices, 8), endpoint=False)
+    return np.column_stack([e[0] + e[2] * np.cos(t), np.exp(e[1] + e[3] * np.sin(t))])
 
 
 def sample_rows(keep: np.ndarray, k: int, *, seed: int = 0) -> np.ndarray:
@@ -710,7 +799,35 @@ def gate_alot(
         # is a compact CD45 peak below it (or more B events than normal marrow holds)
         b_cut, b_abn = _b_blast_cluster(data[b_like, cx], neutro[0], span45, nucleated, s)
         n_bcl = int((data[b_like, cx] < b_cut).sum()) if b_abn else 0
-        frac_other = float(n_c - b_like.sum()) / nucleated
+        other_ev = m_c & ~b_like
+        main, peak = _main_cluster(data[other_ev, cx].astype(np.float64),
+                                   data[other_ev, cy].astype(np.float64), s)
+        # phenotype of the main cluster: a leukemic cluster is homogeneous; lineage-negative
+        # events (basophils, plasma cells, debris) or CD7- CD34+ myeloid precursors next to
+        # a lineage-positive / CD7+ cluster are other (normal) cells and are not counted
+        clu = np.flatnonzero(other_ev)[main]
+        lin_m = [m for m in ("CD34", "CD7", "cyMPO", "cyCD3")
+                 if m in present and np.isfinite(thr[m])]
+        linpos = (np.logical_or.reduce([pos[m][clu] for m in lin_m]) if lin_m
+                  else np.zeros(clu.size, bool))
+        counted = np.ones(clu.size, dtype=bool)
+        lp = float(linpos.mean()) if clu.size else 0.0
+        cluster_pheno = "any"
+        core = None
+        if lp >= s.cluster_lineage_positive_min:
+            core = _core_ellipse(data[clu[linpos], cx], data[clu[linpos], cy], s)
+        if core is not None:
+            counted = linpos | _in_ellipse(data[clu, cx], data[clu, cy], core)
+            cluster_pheno = "lineage_positive"
+        if "CD7" in lin_m and linpos.sum() >= s.min_population_events:
+            f7 = float(pos["CD7"][clu][linpos].mean())
+            fmpo = float(P("cyMPO")[clu][linpos].mean())
+            if f7 >= s.cluster_cd7_min and fmpo < s.cluster_mpo_max:
+                counted &= pos["CD7"][clu]
+                cluster_pheno = "cd7"
+        frac_other = float(counted.sum()) / nucleated
+        landmarks["blast_cluster"] = peak
+        landmarks["blast_cluster_fraction"] = (frac_other, float(other_ev.sum()) / nucleated)
         if b_abn:
             landmarks["b_cluster_cd45_cut"] = (b_cut, n_bcl / nucleated)
         if b_abn and n_bcl >= 0.4 * (n_c - (int(b_like.sum()) - n_bcl)):
@@ -738,6 +855,20 @@ def gate_alot(
             excluded.append((g_34, True))
         if blast_lineage == "none":
             flags.append("no_abnormal_blast_cluster")
+        if blast_lineage == "other":
+            g_7 = rect("pheno_CD7", {"CD7": (T.get("CD7"), None)})
+            if cluster_pheno == "cd7" and g_7 is not None:
+                excluded.append((g_7, False))
+                flags.append("blast_cluster_cd7_positive")
+            elif cluster_pheno == "lineage_positive" and g_linneg is not None and core is not None:
+                # lineage-negative events are blasts only where the lineage-positive
+                # blasts sit on CD45/SSC (basophils, plasma cells, debris lie elsewhere)
+                g_core = gb.polygon("alot_blast_core", parent, cx, cy,
+                                    _ellipse_polygon(core, s.max_vertices))
+                g_keep = gb.boolean("alot_blast_core_or_lineage", parent, "or",
+                                    [(g_linneg, True), (g_core, False)])
+                excluded.append((g_keep, False))
+                flags.append("blast_cluster_lineage_positive")
         lineage_gate = {"b": b_blast_gate, "t": g_tbl}.get(blast_lineage)
         if lineage_gate is not None:
             # lymphoid blasts carry their lineage marker: the rest of the region (monocyte
@@ -766,7 +897,9 @@ def gate_alot(
                 "alot_tblasts_in_lymph", parent, "and", [(in_lymph, False), (g_tbl, False)]))
             flags.append("blasts_overlap_lymphocytes_resolved_by_lineage")
         if g_34 is not None and frac_pos(g_34) >= 0.3:
-            for reg, tag in ((in_lymph, "lymph"), (in_mono, "mono")):
+            # normal lymphocytes, monocytes and neutrophils are CD34-negative
+            in_gran = excl.get("granulocytes")
+            for reg, tag in ((in_lymph, "lymph"), (in_mono, "mono"), (in_gran, "gran")):
                 if reg is None:
                     continue
                 blast_parts.append(gb.boolean(
