@@ -489,16 +489,13 @@ def _stride(n: int, cap: int) -> int:
 
 def _sample(x: ScaleColumn, st: _State, stride: int, n_kept: int) -> np.ndarray:
     """Finite values of every ``stride``-th kept event of ``x`` (float64)."""
-    _, _, smp = K.scan(
-        st.keep, st.labels, *_NO_COLUMN, -math.inf, math.inf, 0, *x.spec,
-        stride, n_kept // stride + 1,
-    )
+    _, _, smp = K.scan(st.keep, st.labels, *_NO_COLUMN, -math.inf, math.inf, 0, *x.spec, stride)
     return smp
 
 
 def _remove_outside_range(x: ScaleColumn, st: _State, lo: float, hi: float, code: int) -> int:
     """Remove kept events not satisfying ``lo <= x < hi``; return how many."""
-    removed, _, _ = K.scan(st.keep, st.labels, *x.spec, lo, hi, code, *_NO_COLUMN, 1, 0)
+    removed, _, _ = K.scan(st.keep, st.labels, *x.spec, lo, hi, code, *_NO_COLUMN, 1)
     return int(removed)
 
 
@@ -636,7 +633,6 @@ def _margins(events: Events, scatter: dict[str, int], st: _State, s: QCSettings)
     n_kept = st.n_kept()
     n_total = len(st.keep)
     stride = _stride(n_kept, s.stats_max_events)
-    m = n_kept // stride + 1
     dims: list[Dimension] = []
     mins: list[float | None] = []
     maxs: list[float | None] = []
@@ -656,7 +652,6 @@ def _margins(events: Events, scatter: dict[str, int], st: _State, s: QCSettings)
             CODE_MARGIN,
             *(nxt.spec if nxt is not None else _NO_COLUMN),
             stride,
-            m if nxt is not None else 0,
         )
         if pending is not None:
             st.removed["margins"] += int(removed)
@@ -1062,7 +1057,7 @@ def _doublets(events: Events, scatter: dict[str, int], st: _State, s: QCSettings
         off = float(s.doublet_ratio_offset)
         # the sample and the extremes of FSC-A/FSC-H (for the polygon) in one pass
         r, ext = K.ratio_scan(
-            st.keep, *a.spec, *h.spec, off, stride, n_kept // stride + 1
+            st.keep, *a.spec, *h.spec, off, stride
         )
         if len(r) < 50:
             st.flag("doublets_skipped_too_few_events", "too few events to estimate FSC-A/FSC-H")

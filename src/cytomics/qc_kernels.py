@@ -77,15 +77,36 @@ def kept_extremes(x, keep):  # pragma: no cover - compiled
     return lo, hi, n
 
 
+@nb.njit(cache=True, nogil=True, inline="always")
+def _first_countdown(seen, stride):  # pragma: no cover - compiled
+    """Kept events to skip before the next sampled one, after ``seen`` kept events."""
+    r = seen % stride
+    return 0 if r == 0 else stride - r
+
+
 @nb.njit(cache=True, nogil=True)
+def _compact(out):  # pragma: no cover - compiled
+    """``out`` without its NaN slots (order kept), in place; returns the prefix."""
+    c = 0
+    for q in range(out.shape[0]):
+        v = out[q]
+        if v == v:
+            out[c] = v
+            c += 1
+    return out[:c]
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
 def scan(
-    keep, labels, rsrc, rcol, ra, rb, rgain, rlo, rhi, code, ssrc, scol, sa, sb, sgain, stride, m
+    keep, labels, rsrc, rcol, ra, rb, rgain, rlo, rhi, code, ssrc, scol, sa, sb, sgain, stride
 ):  # pragma: no cover - compiled
     """Optional removal on one column, then statistics and a strided sample of another.
 
     For each kept event: when ``rcol >= 0`` it is removed (``labels = code``) unless
     ``rlo <= r < rhi`` (``r`` its raw value in column ``rcol``); when still kept and
-    ``scol >= 0`` its value ``x`` in column ``scol`` enters the statistics.
+    ``scol >= 0`` its value ``x`` in column ``scol`` enters the statistics. Parallel over
+    chunks of events: a first pass removes and counts, a second one (reading only the
+    sampled rows) fills the sample at the positions the kept counts before each chunk give.
 
     Returns
     -------
@@ -95,64 +116,103 @@ def scan(
         ``x`` over the events kept after the removal (min/max over finite values; NaN when
         none).
     sample : float64[:]
-        Strided sample of ``x`` (at most ``m`` values).
+        Strided sample of ``x`` (finite values of every ``stride``-th kept event).
     """
-    lo = np.inf
-    hi = -np.inf
-    nf = np.int64(0)
-    nlo = np.int64(0)
-    nhi = np.int64(0)
-    nni = np.int64(0)
-    npi = np.int64(0)
-    removed = np.int64(0)
-    seen = np.int64(0)
-    cd = np.int64(0)  # countdown to the next sampled event (no modulo)
-    out = np.empty(m if scol >= 0 else 0, dtype=np.float64)
-    c = 0
-    for i in range(keep.shape[0]):
-        if not keep[i]:
-            continue
-        if rcol >= 0:
-            r = raw_value(rsrc, i, rcol, ra, rb, rgain)
-            if not (r >= rlo and r < rhi):
-                keep[i] = False
-                labels[i] = code
-                removed += 1
+    n = keep.shape[0]
+    nch = (n + CHUNK - 1) // CHUNK
+    part = np.zeros((nch, 9), dtype=np.float64)  # lo hi nf nlo nhi nni npi kept removed
+    for c in nb.prange(nch):
+        lo = np.inf
+        hi = -np.inf
+        nf = 0
+        nlo = 0
+        nhi = 0
+        nni = 0
+        npi = 0
+        kept = 0
+        removed = 0
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if not keep[i]:
                 continue
-        if scol < 0:
-            continue
-        x = raw_value(ssrc, i, scol, sa, sb, sgain)
-        if np.isfinite(x):
-            nf += 1
-            if x < lo:
-                lo = x
-                nlo = 1
-            elif x == lo:
-                nlo += 1
-            if x > hi:
-                hi = x
-                nhi = 1
-            elif x == hi:
-                nhi += 1
-            if cd == 0 and c < m:
-                out[c] = x
-                c += 1
-        elif x > 0:
-            npi += 1
-        elif x < 0:
-            nni += 1
-        seen += 1
-        cd = stride - 1 if cd == 0 else cd - 1
-    stats = np.empty(8, dtype=np.float64)
-    stats[0] = lo if nf > 0 else np.nan
-    stats[1] = hi if nf > 0 else np.nan
-    stats[2] = nf
-    stats[3] = nlo
-    stats[4] = nhi
-    stats[5] = nni
-    stats[6] = npi
-    stats[7] = seen
-    return removed, stats, out[:c]
+            if rcol >= 0:
+                r = raw_value(rsrc, i, rcol, ra, rb, rgain)
+                if not (r >= rlo and r < rhi):
+                    keep[i] = False
+                    labels[i] = code
+                    removed += 1
+                    continue
+            kept += 1
+            if scol < 0:
+                continue
+            x = raw_value(ssrc, i, scol, sa, sb, sgain)
+            if np.isfinite(x):
+                nf += 1
+                if x < lo:
+                    lo = x
+                    nlo = 1
+                elif x == lo:
+                    nlo += 1
+                if x > hi:
+                    hi = x
+                    nhi = 1
+                elif x == hi:
+                    nhi += 1
+            elif x > 0:
+                npi += 1
+            elif x < 0:
+                nni += 1
+        part[c, 0] = lo
+        part[c, 1] = hi
+        part[c, 2] = nf
+        part[c, 3] = nlo
+        part[c, 4] = nhi
+        part[c, 5] = nni
+        part[c, 6] = npi
+        part[c, 7] = kept
+        part[c, 8] = removed
+    stats = np.zeros(8, dtype=np.float64)
+    stats[0] = np.inf
+    stats[1] = -np.inf
+    removed_all = np.int64(0)
+    before = np.empty(nch, dtype=np.int64)  # kept events before each chunk
+    for c in range(nch):
+        before[c] = np.int64(stats[7])
+        if part[c, 0] < stats[0]:
+            stats[0] = part[c, 0]
+            stats[3] = part[c, 3]
+        elif part[c, 0] == stats[0]:
+            stats[3] += part[c, 3]
+        if part[c, 1] > stats[1]:
+            stats[1] = part[c, 1]
+            stats[4] = part[c, 4]
+        elif part[c, 1] == stats[1]:
+            stats[4] += part[c, 4]
+        for q in (2, 5, 6, 7):
+            stats[q] += part[c, q]
+        removed_all += np.int64(part[c, 8])
+    if stats[2] == 0:
+        stats[0] = np.nan
+        stats[1] = np.nan
+        stats[3] = 0.0
+        stats[4] = 0.0
+    if scol < 0:
+        return removed_all, stats, np.empty(0, dtype=np.float64)
+    total = np.int64(stats[7])
+    out = np.empty((total + stride - 1) // stride, dtype=np.float64)
+    for c in nb.prange(nch):
+        seen = before[c]
+        cd = _first_countdown(seen, stride)
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if not keep[i]:
+                continue
+            if cd == 0:
+                x = raw_value(ssrc, i, scol, sa, sb, sgain)
+                out[seen // stride] = x if np.isfinite(x) else np.nan
+                cd = stride - 1
+            else:
+                cd -= 1
+            seen += 1
+    return removed_all, stats, _compact(out)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -315,52 +375,79 @@ def count_non_decreasing(t):  # pragma: no cover - compiled
     return c
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, parallel=True)
 def ratio_scan(
-    keep, asrc, acol, aa, ab, again, hsrc, hcol, ha, hb, hgain, offset, stride, m
-):  # pragma: no cover
+    keep, asrc, acol, aa, ab, again, hsrc, hcol, ha, hb, hgain, offset, stride
+):  # pragma: no cover - compiled
     """Strided sample of ``a / (h + offset)`` and the extremes of ``a`` and ``h``.
 
     The sample takes every ``stride``-th kept event with ``h + offset > 0`` and finite
     ``a``, ``h + offset``. Returns ``(sample, ext)`` with ``ext = [amin, amax, hmin, hmax]``
-    over finite kept values (NaN when none).
+    over finite kept values (NaN when none). Parallel over chunks (two passes, the second
+    reading only the sampled rows).
     """
-    out = np.empty(m, dtype=np.float64)
-    c = 0
-    seen = np.int64(0)
-    cd = np.int64(0)  # countdown to the next sampled event (no modulo)
-    amin = np.inf
-    amax = -np.inf
-    hmin = np.inf
-    hmax = -np.inf
-    for i in range(keep.shape[0]):
-        if not keep[i]:
-            continue
-        a = raw_value(asrc, i, acol, aa, ab, again)
-        h = raw_value(hsrc, i, hcol, ha, hb, hgain)
-        if np.isfinite(a):
-            if a < amin:
-                amin = a
-            if a > amax:
-                amax = a
-        if np.isfinite(h):
-            if h < hmin:
-                hmin = h
-            if h > hmax:
-                hmax = h
-        if cd == 0:
-            d = h + offset
-            if d > 0.0 and np.isfinite(a) and np.isfinite(d) and c < m:
-                out[c] = a / d
-                c += 1
-        seen += 1
-        cd = stride - 1 if cd == 0 else cd - 1
+    n = keep.shape[0]
+    nch = (n + CHUNK - 1) // CHUNK
+    part = np.empty((nch, 4), dtype=np.float64)
+    kept = np.zeros(nch, dtype=np.int64)
+    for c in nb.prange(nch):
+        amin = np.inf
+        amax = -np.inf
+        hmin = np.inf
+        hmax = -np.inf
+        k = 0
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if not keep[i]:
+                continue
+            k += 1
+            a = raw_value(asrc, i, acol, aa, ab, again)
+            h = raw_value(hsrc, i, hcol, ha, hb, hgain)
+            if np.isfinite(a):
+                amin = min(amin, a)
+                amax = max(amax, a)
+            if np.isfinite(h):
+                hmin = min(hmin, h)
+                hmax = max(hmax, h)
+        part[c, 0] = amin
+        part[c, 1] = amax
+        part[c, 2] = hmin
+        part[c, 3] = hmax
+        kept[c] = k
     ext = np.empty(4, dtype=np.float64)
-    ext[0] = amin if amin <= amax else np.nan
-    ext[1] = amax if amin <= amax else np.nan
-    ext[2] = hmin if hmin <= hmax else np.nan
-    ext[3] = hmax if hmin <= hmax else np.nan
-    return out[:c], ext
+    ext[0] = np.inf
+    ext[1] = -np.inf
+    ext[2] = np.inf
+    ext[3] = -np.inf
+    before = np.empty(nch, dtype=np.int64)
+    total = np.int64(0)
+    for c in range(nch):
+        before[c] = total
+        total += kept[c]
+        ext[0] = min(ext[0], part[c, 0])
+        ext[1] = max(ext[1], part[c, 1])
+        ext[2] = min(ext[2], part[c, 2])
+        ext[3] = max(ext[3], part[c, 3])
+    for q in (0, 2):
+        if ext[q] > ext[q + 1]:
+            ext[q] = np.nan
+            ext[q + 1] = np.nan
+    out = np.empty((total + stride - 1) // stride, dtype=np.float64)
+    for c in nb.prange(nch):
+        seen = before[c]
+        cd = _first_countdown(seen, stride)
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if not keep[i]:
+                continue
+            if cd == 0:
+                a = raw_value(asrc, i, acol, aa, ab, again)
+                d = raw_value(hsrc, i, hcol, ha, hb, hgain) + offset
+                ok = d > 0.0 and np.isfinite(a) and np.isfinite(d)
+                out[seen // stride] = a / d if ok else np.nan
+                cd = stride - 1
+            else:
+                cd -= 1
+            seen += 1
+    return _compact(out), ext
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
