@@ -30,10 +30,14 @@ rule analyze:
         extra=analyze_args,
     log:
         RESULTS / "logs" / "analyze" / "{sample}.log",
+    # numba kernels use this many threads (NUMBA_NUM_THREADS); Snakemake runs
+    # cores // threads samples at once, so kernels never oversubscribe the machine.
+    # Override with --set-threads analyze=N.
+    threads: 2
     resources:
         mem_mb=lambda wc, input: max(2000, int(8 * input.size_mb)),
     shell:
-        "rc=0; {CYTOMICS} analyze {params.fcs:q} --panel {params.panel:q} --out {params.outdir:q}"
+        "rc=0; NUMBA_NUM_THREADS={threads} {CYTOMICS} analyze {params.fcs:q} --panel {params.panel:q} --out {params.outdir:q}"
         " --sample-id {wildcards.sample} --timepoint {params.timepoint} {params.extra}"
         " --config {input.config:q} > {log:q} 2>&1 || rc=$?;"
         " if [ $rc -ne 0 ] && [ $rc -ne 3 ]; then exit $rc; fi"
