@@ -501,6 +501,37 @@ def _ellipse_polygon(e: tuple[float, float, float, float], n_vertices: int) -> n
     return np.column_stack([e[0] + e[2] * np.cos(t), np.exp(e[1] + e[3] * np.sin(t))])
 
 
+def _closer_to_blasts(
+    blast_xy: tuple[np.ndarray, np.ndarray],
+    ref_xy: tuple[np.ndarray, np.ndarray],
+    s: AlotGatingSettings,
+    *,
+    prior: float = 1.0,
+) -> np.ndarray | None:
+    """Polygon of the plane where ``prior`` times the blasts' (normalised, smoothed)
+    density exceeds that of a reference population, e.g. blasts vs neutrophils on CD45 /
+    MPO (``prior``: expected blasts per reference event there); ``None`` when either has
+    too few events or the region is empty."""
+    bx, by = blast_xy
+    rx, ry = ref_xy
+    if bx.size < s.min_control_events * 2 or rx.size < s.min_control_events * 2:
+        return None
+    allx, ally = np.concatenate([bx, rx]), np.concatenate([by, ry])
+    xr = (float(np.quantile(allx, 0.001)) - 0.05, float(np.quantile(allx, 0.999)) + 0.05)
+    yr = (float(np.quantile(ally, 0.001)) - 0.05, float(np.quantile(ally, 0.999)) + 0.05)
+    kw = dict(xrange=xr, yrange=yr, bins=(s.cluster_bins, s.cluster_bins),
+              sigma_bins=s.cluster_sigma_bins)
+    db = dens.density_2d(bx.astype(np.float64), by.astype(np.float64), **kw)
+    dr = dens.density_2d(rx.astype(np.float64), ry.astype(np.float64), **kw)
+    fb = db.density / max(float(db.density.sum()), 1e-12)
+    fr = dr.density / max(float(dr.density.sum()), 1e-12)
+    region = (prior * fb > fr) & (fb >= s.cluster_floor_fraction * float(fb.max()))
+    if not region.any():
+        return None
+    poly = dens.region_to_polygon(region, db.x_edges, db.y_edges, max_vertices=s.max_vertices)
+    return poly if len(poly) >= 3 else None
+
+
 def sample_rows(keep: np.ndarray, k: int, *, seed: int = 0) -> np.ndarray:
     """Sorted indices of ``k`` events drawn uniformly without replacement among those where
     ``keep`` holds (all of them when there are no more than ``k``); deterministic per seed.
@@ -790,6 +821,7 @@ def gate_alot(
     blast_parts: list[str] = []
     precursor_terms: list[tuple[str, int]] = []
     blast_lineage = "none"
+    blast_ref: np.ndarray | None = None
     if cand is not None:
         m_c = masks[cand]
         n_c = int(m_c.sum())
@@ -826,6 +858,7 @@ def gate_alot(
                 counted &= pos["CD7"][clu]
                 cluster_pheno = "cd7"
         frac_other = float(counted.sum()) / nucleated
+        blast_ref = clu[counted] if counted.sum() >= s.min_population_events else None
         landmarks["blast_cluster"] = peak
         landmarks["blast_cluster_fraction"] = (frac_other, float(other_ev.sum()) / nucleated)
         if b_abn:
@@ -896,14 +929,42 @@ def gate_alot(
             blast_parts.append(gb.boolean(
                 "alot_tblasts_in_lymph", parent, "and", [(in_lymph, False), (g_tbl, False)]))
             flags.append("blasts_overlap_lymphocytes_resolved_by_lineage")
+        in_gran = excl.get("granulocytes")
         if g_34 is not None and frac_pos(g_34) >= 0.3:
             # normal lymphocytes, monocytes and neutrophils are CD34-negative
-            in_gran = excl.get("granulocytes")
             for reg, tag in ((in_lymph, "lymph"), (in_mono, "mono"), (in_gran, "gran")):
                 if reg is None:
                     continue
                 blast_parts.append(gb.boolean(
                     f"alot_cd34_blasts_in_{tag}", parent, "and", [(reg, False), (g_34, False)]))
+        in_gran = excl.get("granulocytes")
+        if (blast_lineage == "other" and in_gran is not None and "cyMPO" in present
+                and blast_ref is not None):
+            # myeloid blasts whose SSC reaches the granulocytes: on CD45 vs MPO they stay
+            # apart from the neutrophils (dimmer CD45, MPO below the neutrophil level)
+            mcol = events.markers["cyMPO"]
+            g_in = masks[in_gran]
+            ref = g_in & (y_s >= neutro[1])
+            # expected blasts above the granulocyte SSC boundary, from the blasts' own
+            # log-SSC spread (log-normal), per granulocyte-gate event
+            lb = np.log(np.maximum(y_s[blast_ref], 1e-6))
+            med = float(np.median(lb))
+            sd = max(float(np.median(np.abs(lb - med))) / 0.6745, 1e-3)
+            from scipy.special import ndtr
+
+            z = (np.log(ylo) + s.gran_ssc_position * lr_g - med) / sd
+            p_hi = float(ndtr(-z))
+            n_expect = blast_ref.size * p_hi / max(1.0 - p_hi, 1e-3)
+            poly = None
+            if n_expect >= s.min_population_events and g_in.any():
+                poly = _closer_to_blasts((data[blast_ref, cx], data[blast_ref, mcol]),
+                                         (data[ref, cx], data[ref, mcol]), s,
+                                         prior=n_expect / float(g_in.sum()))
+            if poly is not None:
+                g = gb.polygon("pheno_CD45_MPO_blastlike", parent, cx, mcol, poly)
+                blast_parts.append(gb.boolean(
+                    "alot_blasts_in_gran", parent, "and", [(in_gran, False), (g, False)]))
+                flags.append("blasts_overlap_granulocytes_resolved_by_cd45_mpo")
         if in_mono is not None and g_mpo is not None and frac_pos(g_mpo) >= 0.3:
             # MPO+ blasts overlapping monocytes: MPO at the blast level, above monocytes
             mcol = events.markers["cyMPO"]
