@@ -175,6 +175,8 @@ def phase(name: str, path: Path) -> dict:
                 )
             )
             run_qc(small)  # warm-up
+            del small
+            out["pre_qc_mb"] = _maxrss_mb()  # in-place preprocess peak + QC imports/kernels
             t = time.perf_counter()
             run_qc(events)
             out["seconds"] = time.perf_counter() - t
@@ -267,6 +269,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{label:<34} FAILED: {r['error']}")
             continue
         line(label, r["seconds"], r["events"], r["maxrss_mb"])
+    qc = results.get("qc")
+    if qc is not None and "error" not in qc:
+        print(
+            f"  run_qc peak RSS {qc['maxrss_mb']:.0f} MiB = "
+            f"{qc['maxrss_mb'] / (data_bytes / 2**20):.2f}x DATA (budget 2.5x = "
+            f"{2.5 * data_bytes / 2**20:.0f} MiB); QC temporaries above the in-place "
+            f"preprocess peak: {qc['maxrss_mb'] - qc['pre_qc_mb']:.0f} MiB"
+        )
     fk = results["flowkit"]
     if "error" in fk:
         print(f"FlowKit FAILED: {fk['error']}")

@@ -89,6 +89,10 @@ CODE_KEPT = LABEL_CODES["unclassified"]
 
 STEPS = ("margins", "time", "doublets", "debris")
 
+#: below this many events the QC kernels run on one thread: waking the worker threads of a
+#: parallel region costs more than it saves on small files (much more on a busy machine)
+PARALLEL_MIN_EVENTS = 1_000_000
+
 
 @dataclass(frozen=True, slots=True)
 class QCSettings:
@@ -1504,10 +1508,18 @@ def run_qc(events: Events, *, settings: QCSettings | None = None) -> QCResult:
         st.details["scatter_channels"] = {
             k: events.acquisition.channels[v].name for k, v in scatter.items()
         }
-        _margins(events, scatter, st, s)
-        _time(events, scatter, st, s)
-        _doublets(events, scatter, st, s)
-        _debris(events, scatter, st, s)
+        import numba
+
+        threads = numba.get_num_threads()
+        if n < PARALLEL_MIN_EVENTS:  # a parallel region costs more than it saves here
+            numba.set_num_threads(1)
+        try:
+            _margins(events, scatter, st, s)
+            _time(events, scatter, st, s)
+            _doublets(events, scatter, st, s)
+            _debris(events, scatter, st, s)
+        finally:
+            numba.set_num_threads(threads)
     after = st.n_kept()
     return QCResult(
         keep=st.keep,
