@@ -122,6 +122,11 @@ class AlotGatingSettings:
         them) reaches this fraction of nucleated events. Normal CD45-dim cells (CD34+
         myeloid precursors, basophils, plasma cells) are small separate clouds, so their
         total may exceed what any one of them holds.
+    mono_abnormal_min_fraction
+        A monocyte gate holding at least this fraction of nucleated events is a monocytic
+        blast expansion (normal marrow and blood hold a few percent of monocytes): its
+        events below the CD45 valley to a brighter (normal monocyte) peak, or all of them
+        with one peak, are blasts (flag ``monocytic_expansion_called_blasts``).
     cluster_lineage_positive_min, cluster_core_sd_k
         When at least ``cluster_lineage_positive_min`` of the main cluster is positive for
         a lineage marker (CD34, CD7, cyMPO, cyCD3), lineage-negative events count (and are
@@ -172,8 +177,9 @@ class AlotGatingSettings:
     b_abnormal_min_fraction: float = 0.10
     b_cluster_min_fraction: float = 0.01
     b_cluster_sd_k: float = 2.0
-    hematogone_cd45_floor: float = 0.7
+    hematogone_cd45_floor: float = 0.4
     other_abnormal_min_fraction: float = 0.035
+    mono_abnormal_min_fraction: float = 0.25
     cluster_lineage_positive_min: float = 0.1
     cluster_core_sd_k: float = 2.0
     cluster_cd7_min: float = 0.5
@@ -978,6 +984,29 @@ def gate_alot(
                     blast_parts.append(gb.boolean(
                         "alot_mpo_blasts_in_mono", parent, "and", [(in_mono, False), (g, False)]))
                     flags.append("blasts_overlap_monocytes_resolved_by_lineage")
+    # monocytic blasts overlapping the monocytes: normal marrow / blood holds a few percent
+    # of monocytes; a monocyte-gate population this large is a monocytic blast expansion
+    # (flagged). Normal monocytes, if separate, are the brighter CD45 peak above it.
+    if in_mono is not None:
+        mono_m = masks[in_mono]
+        if float(mono_m.sum()) / nucleated >= s.mono_abnormal_min_fraction:
+            x_m = data[mono_m, cx].astype(np.float64)
+            d = dens.density_1d(x_m, lo=float(x_m.min()) - 0.05, hi=float(x_m.max()) + 0.05,
+                                bins=128, sigma_bins=2.0)
+            pk = sorted((p for p in dens.find_peaks_1d(d, min_height=0.05, min_prominence=0.1)
+                         if p.mass >= 0.05), key=lambda p: p.position)
+            if blast_lineage == "none":
+                blast_parts = []
+                flags.remove("no_abnormal_blast_cluster")
+                blast_lineage = "monocytic"
+            if len(pk) >= 2:
+                cut = dens.valley_between(d, pk[-2].position, pk[-1].position)
+                g = gb.rectangle("pheno_CD45_below_monocytes", parent, {cx: (None, cut)})
+                blast_parts.append(gb.boolean(
+                    "alot_monocytic_blasts", parent, "and", [(in_mono, False), (g, False)]))
+            else:
+                blast_parts.append(in_mono)
+            flags.append("monocytic_expansion_called_blasts")
     if blast_lineage == "none":
         blasts_gid = None
         # a normal sample: what is left in the blast region is other normal cells
