@@ -302,3 +302,46 @@ def test_qc_identical_in_place_and_copy_simulated(tmp_path):
     assert inplace.removed == copy.removed and inplace.flags == copy.flags
     assert repr(inplace.gates) == repr(copy.gates)
     assert repr(inplace.details) == repr(copy.details)
+
+
+# --------------------------------------------------------------------------------------
+# fused margin pass == channel-by-channel passes
+# --------------------------------------------------------------------------------------
+def _with_saturation(ev: Events) -> Events:
+    """Events saturated in several scatter channels at once (an extreme removed by an
+    earlier channel) and piles at the minimum."""
+    raw = ev.acquisition.events
+    rng = np.random.default_rng(5)
+    both = rng.integers(0, ev.n_events, 300)
+    raw[both, 0] = raw[both, 2] = 262143.0
+    raw[both[:100], 1] = 262143.0
+    raw[rng.integers(0, ev.n_events, 50), 2] = 0.0
+    return ev
+
+
+@pytest.mark.parametrize("mode", ["cap1", "cap8", "sequential"])
+def test_margins_fused_equals_sequential(monkeypatch, mode):
+    import cytomics.qc as Q
+
+    ev = _with_saturation(_events(11, inplace=False))
+    ref = run_qc(ev)
+    fused_calls: list[int] = []
+    orig = Q._margins_fused
+
+    def spy(*args):
+        done = orig(*args)
+        fused_calls.append(done)
+        return done
+
+    monkeypatch.setattr(Q, "_margins_fused", spy)
+    assert run_qc(ev).removed == ref.removed
+    assert fused_calls and fused_calls[0] > 0  # the fused pass did channels itself
+    if mode == "sequential":
+        monkeypatch.setattr(Q, "_margins_fused", lambda *a: 0)
+    else:
+        monkeypatch.setattr(Q, "MARGIN_CANDIDATE_CAP", int(mode[3:]))
+    other = run_qc(ev)
+    assert ref.removed["margins"] > 300
+    np.testing.assert_array_equal(other.labels, ref.labels)
+    assert repr(other.details["margins"]) == repr(ref.details["margins"])
+    assert repr(other.gates) == repr(ref.gates)

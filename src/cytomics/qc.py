@@ -68,7 +68,7 @@ Skipped steps: ``margins_skipped_no_scatter``, ``time_qc_skipped_no_time``,
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -547,13 +547,14 @@ def _pile_levels(vals: np.ndarray, m: int) -> float:
 def _margin_bounds(
     x: ScaleColumn,
     stats: np.ndarray,
-    smp: np.ndarray,
+    smp: Callable[[], np.ndarray],
     rng: float,
     n_kept: int,
     st: _State,
     s: QCSettings,
 ) -> tuple[float, float, list[str], float]:
-    """Lower/upper margin bounds of one channel from its :func:`K.scan` statistics."""
+    """Lower/upper margin bounds of one channel from its :func:`K.scan` statistics;
+    ``smp()`` gives the strided sample (only asked for when a pile is possible)."""
     lo_v, hi_v, nf = float(stats[0]), float(stats[1]), int(stats[2])
     upper = math.inf
     lower = -math.inf
@@ -571,7 +572,7 @@ def _margin_bounds(
 
         check_max = not at_range and countable(n_max)
         check_min = s.margin_low_spike and (countable(n_min) or countable(int(stats[2] + stats[6])))
-        med = float(np.median(smp)) if check_max or check_min else math.nan
+        med = float(np.median(smp())) if check_max or check_min else math.nan
         piles: list[tuple[str, int, float, float]] = []
         if check_max and hi_v > med:
             edge = hi_v - s.margin_spike_band * (hi_v - med)
@@ -610,6 +611,189 @@ def _margin_bounds(
     return lower, upper, why, hi_v
 
 
+@dataclass(slots=True)
+class _MarginRecord:
+    """Margin gate dimensions and details, filled channel by channel."""
+
+    n_kept: int
+    n_total: int
+    dims: list[Dimension] = field(default_factory=list)
+    mins: list[float | None] = field(default_factory=list)
+    maxs: list[float | None] = field(default_factory=list)
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def bounds(
+        self,
+        events: Events,
+        j: int,
+        x: ScaleColumn,
+        stats: np.ndarray,
+        smp: Callable[[], np.ndarray],
+        st: _State,
+        s: QCSettings,
+    ) -> tuple[float, float] | None:
+        """Bounds of channel ``j`` (``None``: nothing to remove), recorded for the gate."""
+        acq = events.acquisition
+        ch = acq.channels[j]
+        rng = effective_range(ch, acq) / _gain(ch)
+        lower, upper, why, hi_v = _margin_bounds(x, stats, smp, rng, self.n_kept, st, s)
+        if int(stats[2]) < self.n_total:  # NaN/inf are margin events: any finite bound excludes them
+            if not math.isfinite(lower) and not math.isfinite(upper):
+                lower = _f32(-np.finfo(np.float32).max)
+        if not math.isfinite(lower) and not math.isfinite(upper):
+            return None
+        self.dims.append(Dimension(channel=ch.name, compensated=False, transform=None))
+        self.mins.append(lower if math.isfinite(lower) else None)
+        self.maxs.append(upper if math.isfinite(upper) else None)
+        self.detail[ch.name] = {
+            "min": self.mins[-1],
+            "max": self.maxs[-1],
+            "range": rng,
+            "rules": why,
+            "pnr_nominal": bool(rng > 0 and hi_v > rng * (1.0 + s.margin_tolerance)),
+            "removed": 0,
+        }
+        return lower, upper
+
+    def removed(self, events: Events, j: int, count: int, st: _State) -> None:
+        st.removed["margins"] += count
+        self.detail[events.acquisition.channels[j].name]["removed"] = count
+
+
+def _margins_sequential(
+    events: Events,
+    cols: list[int],
+    specs: list[ScaleColumn],
+    st: _State,
+    s: QCSettings,
+    stride: int,
+    rec: _MarginRecord,
+) -> None:
+    """Margins channel by channel: one pass each, the previous channel's removal fused with
+    this channel's statistics."""
+    pending: tuple[int, ScaleColumn, float, float] | None = None
+
+    def scan(nxt: ScaleColumn | None) -> tuple[np.ndarray, np.ndarray]:
+        nonlocal pending
+        removed, stats, smp = K.scan(
+            st.keep,
+            st.labels,
+            *(pending[1].spec if pending is not None else _NO_COLUMN),
+            pending[2] if pending is not None else -math.inf,
+            pending[3] if pending is not None else math.inf,
+            CODE_MARGIN,
+            *(nxt.spec if nxt is not None else _NO_COLUMN),
+            stride,
+        )
+        if pending is not None:
+            rec.removed(events, pending[0], int(removed), st)
+        pending = None
+        return stats, smp
+
+    for j, x in zip(cols, specs, strict=True):
+        stats, smp = scan(x)
+        b = rec.bounds(events, j, x, stats, lambda smp=smp: smp, st, s)
+        if b is not None:
+            pending = (j, x, b[0], b[1])
+    if pending is not None:
+        scan(None)
+
+
+#: candidate events of the fused margin pass kept by index (beyond: sequential passes)
+MARGIN_CANDIDATE_CAP = 65536
+
+
+def _margins_fused(
+    events: Events,
+    cols: list[int],
+    specs: list[ScaleColumn],
+    st: _State,
+    s: QCSettings,
+    stride: int,
+    rec: _MarginRecord,
+) -> int:
+    """Margins of all channels from one pass (:func:`K.margin_pass`), removals by index.
+
+    The pass gives exact statistics for the first channel; a later channel's statistics
+    are corrected for the events removed before it (their values are read by index), and
+    its sample, when needed (a pile is possible), comes from one more pass. When an
+    extreme of a channel was removed before it, the function returns the number of
+    channels done (the caller starts a new pass there); 0 when the candidates overflow.
+    """
+    acq = events.acquisition
+    k = len(cols)
+    thr_lo = np.full(k, -np.inf)
+    thr_hi = np.full(k, np.inf)
+    for q, (j, x) in enumerate(zip(cols, specs, strict=True)):
+        ch = acq.channels[j]
+        rng = effective_range(ch, acq) / _gain(ch)
+        if rng > 0:  # the range bounds _margin_bounds can set, exactly as it rounds them
+            thr_hi[q] = _bound(rng * (1.0 - s.margin_tolerance), x)
+            thr_lo[q] = _bound(-s.margin_negative_factor * rng, x)
+    cap = MARGIN_CANDIDATE_CAP
+    stats, at_min, at_max, cand, n_cand, sample = K.margin_pass(
+        st.keep,
+        specs[0].src,
+        np.asarray([x.col for x in specs], dtype=np.int64),
+        np.asarray([x.a for x in specs], dtype=np.float64),
+        np.asarray([x.b for x in specs], dtype=np.float64),
+        np.asarray([x.gain for x in specs], dtype=np.float64),
+        thr_lo,
+        thr_hi,
+        stride,
+        st.n_kept(),
+        cap,
+    )
+    if n_cand > cap:
+        return 0
+    gone = np.empty(0, dtype=np.int64)  # events removed by the previous channels
+    for q, (j, x) in enumerate(zip(cols, specs, strict=True)):
+        sj = stats[q].copy()
+        lists = [at_min[q, : int(sj[3])], at_max[q, : int(sj[4])]]
+        if sj[3] > cap or sj[4] > cap:
+            return q
+        exact_sample = True
+        if len(gone):
+            v = K.values_at(gone, *x.spec)
+            fin = np.isfinite(v)
+            sj[2] -= fin.sum()
+            sj[5] -= np.sum(v == -np.inf)
+            sj[6] -= np.sum(v == np.inf)
+            sj[7] -= len(v)
+            lists = [lst[~np.isin(lst, gone)] for lst in lists]
+            if sj[2] > 0:
+                if not (len(lists[0]) and len(lists[1])):
+                    return q  # an extreme was removed: the next one needs a pass
+                sj[3], sj[4] = len(lists[0]), len(lists[1])
+            else:
+                sj[0] = sj[1] = math.nan
+                sj[3] = sj[4] = 0.0
+            exact_sample = False
+
+        def smp(q: int = q, x: ScaleColumn = x, exact: bool = exact_sample) -> np.ndarray:
+            if exact:
+                row = sample[q]
+                return row[np.isfinite(row)]
+            # the sample over the events kept now (removals shift it): one more pass
+            _, _, own = K.scan(
+                st.keep, st.labels, *_NO_COLUMN, -math.inf, math.inf, 0, *x.spec, stride
+            )
+            return own
+
+        b = rec.bounds(events, j, x, sj, smp, st, s)
+        if b is None:
+            continue
+        idx = np.unique(np.concatenate([cand, *lists]))
+        idx = idx[st.keep[idx]]
+        v = K.values_at(idx, *x.spec)
+        out = idx[~((v >= b[0]) & (v < b[1]))]
+        st.keep[out] = False
+        st.labels[out] = CODE_MARGIN
+        rec.removed(events, j, len(out), st)
+        gone = np.union1d(gone, out)
+    return k
+
+
 def _margins(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) -> None:
     acq = events.acquisition
     cols = [scatter[r] for r in ("fsc_a", "ssc_a", "fsc_h") if r in scatter]
@@ -637,57 +821,18 @@ def _margins(events: Events, scatter: dict[str, int], st: _State, s: QCSettings)
     n_kept = st.n_kept()
     n_total = len(st.keep)
     stride = _stride(n_kept, s.stats_max_events)
-    dims: list[Dimension] = []
-    mins: list[float | None] = []
-    maxs: list[float | None] = []
-    detail: dict[str, Any] = {}
-    # one pass per channel: the previous channel's removal fused with this channel's stats
-    pending: tuple[ScaleColumn, float, float, str] | None = None
-
-    def scan(nxt: ScaleColumn | None) -> tuple[np.ndarray, np.ndarray]:
-        nonlocal pending
-        r = pending[0] if pending is not None else None
-        removed, stats, smp = K.scan(
-            st.keep,
-            st.labels,
-            *(r.spec if r is not None else _NO_COLUMN),
-            pending[1] if pending is not None else -math.inf,
-            pending[2] if pending is not None else math.inf,
-            CODE_MARGIN,
-            *(nxt.spec if nxt is not None else _NO_COLUMN),
-            stride,
-        )
-        if pending is not None:
-            st.removed["margins"] += int(removed)
-            detail[pending[3]]["removed"] = int(removed)
-        pending = None
-        return stats, smp
-
-    for j in cols:
-        ch = acq.channels[j]
-        x = scale_spec(events, j)
-        stats, smp = scan(x)
-        rng = effective_range(ch, acq) / _gain(ch)
-        lower, upper, why, hi_v = _margin_bounds(x, stats, smp, rng, n_kept, st, s)
-        if int(stats[2]) < n_total:  # NaN/inf are margin events: any finite bound excludes them
-            if not math.isfinite(lower) and not math.isfinite(upper):
-                lower = _f32(-np.finfo(np.float32).max)
-        if not math.isfinite(lower) and not math.isfinite(upper):
-            continue
-        dims.append(Dimension(channel=ch.name, compensated=False, transform=None))
-        mins.append(lower if math.isfinite(lower) else None)
-        maxs.append(upper if math.isfinite(upper) else None)
-        detail[ch.name] = {
-            "min": mins[-1],
-            "max": maxs[-1],
-            "range": rng,
-            "rules": why,
-            "pnr_nominal": bool(rng > 0 and hi_v > rng * (1.0 + s.margin_tolerance)),
-            "removed": 0,
-        }
-        pending = (x, lower, upper, ch.name)
-    if pending is not None:
-        scan(None)
+    rec = _MarginRecord(n_kept=n_kept, n_total=n_total)
+    specs = [scale_spec(events, j) for j in cols]
+    done = 0
+    if len({id(x.src) for x in specs}) == 1:
+        while done < len(cols):  # a new pass when an extreme was removed before a channel
+            d = _margins_fused(events, cols[done:], specs[done:], st, s, stride, rec)
+            done += d
+            if d == 0:
+                break
+    if done < len(cols):
+        _margins_sequential(events, cols[done:], specs[done:], st, s, stride, rec)
+    dims, mins, maxs, detail = rec.dims, rec.mins, rec.maxs, rec.detail
     st.details["margins"] = detail
     if dims:
         gate = RectangleGate(

@@ -216,6 +216,114 @@ def scan(
 
 
 @nb.njit(cache=True, nogil=True)
+def margin_pass(keep, src, cols, a, b, gain, thr_lo, thr_hi, stride, n_kept, cap):  # pragma: no cover
+    """Statistics, strided samples and removal candidates of several margin columns at once.
+
+    One pass over the kept events reads every column ``cols[j]`` of ``src`` (spec
+    ``(a[j], b[j], gain[j])``, see :func:`raw_value`) and records, per column, the same
+    statistics as :func:`scan` plus the events exactly at the minimum and at the maximum;
+    events with a non-finite value or a value ``< thr_lo[j]`` or ``>= thr_hi[j]`` in any
+    column are *candidates*. Every event a margin bound on column ``j`` (at or beyond the
+    range thresholds, at the extremes, non-finite) can remove is thus listed, so the
+    removal needs no further pass.
+
+    Returns
+    -------
+    stats : float64[k, 8]
+        As :func:`scan`.
+    at_min, at_max : int64[k, cap]
+        Indices of the events at the minimum / maximum (the first ``cap``; the counts are
+        ``stats[:, 3]`` / ``stats[:, 4]``).
+    cand : int64[:]
+        Candidate indices (in order; complete when ``n_cand <= cap``).
+    n_cand : int64
+    sample : float64[k, m]
+        Every ``stride``-th kept event (NaN for non-finite values).
+    """
+    n = keep.shape[0]
+    k = cols.shape[0]
+    lo = np.full(k, np.inf)
+    hi = np.full(k, -np.inf)
+    nf = np.zeros(k, dtype=np.int64)
+    nlo = np.zeros(k, dtype=np.int64)
+    nhi = np.zeros(k, dtype=np.int64)
+    nni = np.zeros(k, dtype=np.int64)
+    npi = np.zeros(k, dtype=np.int64)
+    at_min = np.empty((k, cap), dtype=np.int64)
+    at_max = np.empty((k, cap), dtype=np.int64)
+    cand = np.empty(cap, dtype=np.int64)
+    n_cand = np.int64(0)
+    m = (n_kept + stride - 1) // stride
+    sample = np.empty((k, m), dtype=np.float64)
+    c = 0
+    seen = np.int64(0)
+    cd = np.int64(0)
+    for i in range(n):
+        if not keep[i]:
+            continue
+        is_cand = False
+        sel = cd == 0 and c < m
+        for j in range(k):
+            x = raw_value(src, i, cols[j], a[j], b[j], gain[j])
+            if np.isfinite(x):
+                nf[j] += 1
+                if x < lo[j]:
+                    lo[j] = x
+                    nlo[j] = 0
+                if x == lo[j]:
+                    if nlo[j] < cap:
+                        at_min[j, nlo[j]] = i
+                    nlo[j] += 1
+                if x > hi[j]:
+                    hi[j] = x
+                    nhi[j] = 0
+                if x == hi[j]:
+                    if nhi[j] < cap:
+                        at_max[j, nhi[j]] = i
+                    nhi[j] += 1
+                if x < thr_lo[j] or x >= thr_hi[j]:
+                    is_cand = True
+                if sel:
+                    sample[j, c] = x
+            else:
+                is_cand = True
+                if x > 0:
+                    npi[j] += 1
+                elif x < 0:
+                    nni[j] += 1
+                if sel:
+                    sample[j, c] = np.nan
+        if is_cand:
+            if n_cand < cap:
+                cand[n_cand] = i
+            n_cand += 1
+        if sel:
+            c += 1
+        seen += 1
+        cd = stride - 1 if cd == 0 else cd - 1
+    stats = np.empty((k, 8), dtype=np.float64)
+    for j in range(k):
+        stats[j, 0] = lo[j] if nf[j] > 0 else np.nan
+        stats[j, 1] = hi[j] if nf[j] > 0 else np.nan
+        stats[j, 2] = nf[j]
+        stats[j, 3] = nlo[j]
+        stats[j, 4] = nhi[j]
+        stats[j, 5] = nni[j]
+        stats[j, 6] = npi[j]
+        stats[j, 7] = seen
+    return stats, at_min, at_max, cand[: min(n_cand, cap)], n_cand, sample[:, :c]
+
+
+@nb.njit(cache=True, nogil=True)
+def values_at(idx, src, col, a, b, gain):  # pragma: no cover - compiled
+    """:func:`raw_value` of the events ``idx``."""
+    out = np.empty(idx.shape[0], dtype=np.float64)
+    for q in range(idx.shape[0]):
+        out[q] = raw_value(src, idx[q], col, a, b, gain)
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
 def band_values(keep, src, col, a, b, gain, lo1, hi1, out1, lo2, hi2, out2):  # pragma: no cover
     """Values of kept events in ``[lo1, hi1)`` and in ``[lo2, hi2)`` (the first of each, in
     event order, up to the buffers' sizes); returns the two full counts."""
