@@ -538,6 +538,51 @@ def _closer_to_blasts(
     return poly if len(poly) >= 3 else None
 
 
+def _b_blast_cluster_2d(
+    x45: np.ndarray, ssc: np.ndarray, neutro45: float, span45: float, nucleated: int,
+    s: AlotGatingSettings,
+) -> tuple[np.ndarray | None, np.ndarray, bool]:
+    """Leukemic B cluster among B-like events of the blast region on CD45 / log SSC.
+
+    Hematogones are a low-SSC stripe running along CD45 towards the lymphocytes; leukemic
+    B blasts a separate, compact cloud with dimmer CD45 and usually higher SSC. When the
+    events split into two or more density basins, the basin with the dimmest CD45 peak
+    is the candidate cluster; it is abnormal by the same size / dimness rules as
+    :func:`_b_blast_cluster`.
+
+    Returns
+    -------
+    polygon, member, abnormal
+        Polygon (CD45, linear SSC) of the cluster's basin (``None`` without a split),
+        members among the given events, and whether the cluster is abnormal.
+    """
+    member = np.zeros(x45.size, dtype=bool)
+    if x45.size < max(s.min_population_events, 50):
+        return None, member, False
+    ly = np.log(np.maximum(ssc.astype(np.float64), 1e-4))
+    x45 = x45.astype(np.float64)
+    xr = (float(x45.min()) - 0.05, float(x45.max()) + 0.05)
+    yr = (float(ly.min()) - 0.2, float(ly.max()) + 0.2)
+    d2 = dens.density_2d(x45, ly, xrange=xr, yrange=yr,
+                         bins=(s.cluster_bins, s.cluster_bins), sigma_bins=s.cluster_sigma_bins)
+    blab, info = dens.basins_2d(d2, floor_fraction=s.cluster_floor_fraction,
+                                rel_persistence=s.cluster_rel_persistence, min_mass=0.1)
+    if len(info) < 2:
+        return None, member, False
+    k = int(np.argmin([b["x"] for b in info]))
+    bx, by = d2.bin_of(x45, ly)
+    member = blab[bx, by] == k
+    region = blab == k
+    poly = dens.region_to_polygon(region, d2.x_edges, d2.y_edges, max_vertices=s.max_vertices)
+    if len(poly) < 3:
+        return None, np.zeros(x45.size, dtype=bool), False
+    poly = np.column_stack([poly[:, 0], np.exp(poly[:, 1])])
+    frac = float(member.sum()) / max(nucleated, 1)
+    dim = info[k]["x"] <= neutro45 - s.hematogone_cd45_floor * span45
+    abnormal = frac >= s.b_abnormal_min_fraction or (frac >= s.b_cluster_min_fraction and dim)
+    return poly, member, bool(abnormal)
+
+
 def sample_rows(keep: np.ndarray, k: int, *, seed: int = 0) -> np.ndarray:
     """Sorted indices of ``k`` events drawn uniformly without replacement among those where
     ``keep`` holds (all of them when there are no more than ``k``); deterministic per seed.
@@ -837,6 +882,12 @@ def gate_alot(
         # is a compact CD45 peak below it (or more B events than normal marrow holds)
         b_cut, b_abn = _b_blast_cluster(data[b_like, cx], neutro[0], span45, nucleated, s)
         n_bcl = int((data[b_like, cx] < b_cut).sum()) if b_abn else 0
+        b_poly, b_mem, b_abn2 = _b_blast_cluster_2d(data[b_like, cx], data[b_like, cy],
+                                                    neutro[0], span45, nucleated, s)
+        if b_poly is not None and b_abn2:
+            b_abn, n_bcl = True, int(b_mem.sum())
+        else:
+            b_poly = None
         other_ev = m_c & ~b_like
         main, peak = _main_cluster(data[other_ev, cx].astype(np.float64),
                                    data[other_ev, cy].astype(np.float64), s)
@@ -881,8 +932,10 @@ def gate_alot(
             precursor_terms.append((gid, LABEL_CODES["b_precursors"]))
             excluded.append((g_b, True))
         b_blast_gate = g_b
-        if blast_lineage == "b" and np.isfinite(b_cut):
-            lo45 = gb.rectangle("pheno_CD45_below_hematogones", parent, {cx: (None, b_cut)})
+        if blast_lineage == "b" and (b_poly is not None or np.isfinite(b_cut)):
+            lo45 = (gb.polygon("alot_b_blast_cluster", parent, cx, cy, b_poly)
+                    if b_poly is not None else
+                    gb.rectangle("pheno_CD45_below_hematogones", parent, {cx: (None, b_cut)}))
             b_blast_gate = gb.boolean("pheno_B_blast", parent, "and", [(g_b, False), (lo45, False)])
             gid = gb.boolean("alot_b_precursors", parent, "and",
                              [(cand, False), (g_b, False), (lo45, True)])
