@@ -692,6 +692,19 @@ def gate_alot(
         # no T cells (e.g. lymphocytes lost upstream): place the lymphocytes relative to
         # the neutrophils (MPO+, the high-SSC half of the MPO+ events) and flag it
         cand_n = mpo_pos & (y_s >= np.quantile(y_s[mpo_pos], 0.5)) if mpo_pos.any() else mpo_pos
+        if mpo_pos.sum() >= s.min_control_events:
+            # MPO+ blasts can outnumber the neutrophils: these are the highest-SSC peak of
+            # the MPO+ events (log SSC), however small
+            ly = np.log(np.maximum(y_s[mpo_pos], 1e-4))
+            d = dens.density_1d(ly, lo=float(ly.min()) - 0.1, hi=float(ly.max()) + 0.1,
+                                bins=128, sigma_bins=2.0)
+            pk = [p for p in dens.find_peaks_1d(d, min_height=0.02, min_prominence=0.02)
+                  if p.mass >= 0.02]
+            if len(pk) >= 2:
+                top = max(pk, key=lambda p: p.position)
+                below = max(p.position for p in pk if p is not top)
+                cut = np.exp(dens.valley_between(d, below, top.position))
+                cand_n = mpo_pos & (y_s >= cut)
         if cand_n.sum() >= s.min_control_events:
             nx, ny = float(np.median(x_s[cand_n])), float(np.median(y_s[cand_n]))
             lymph = (nx + s.default_lymph_cd45_offset, ny / s.default_neutrophil_ssc_ratio)
