@@ -216,7 +216,9 @@ def scan(
 
 
 @nb.njit(cache=True, nogil=True)
-def margin_pass(keep, src, cols, a, b, gain, thr_lo, thr_hi, stride, n_kept, cap):  # pragma: no cover
+def margin_pass(
+    keep, src, cols, a, b, gain, thr_lo, thr_hi, stride, n_kept, cap, copy
+):  # pragma: no cover - compiled
     """Statistics, strided samples and removal candidates of several margin columns at once.
 
     One pass over the kept events reads every column ``cols[j]`` of ``src`` (spec
@@ -226,6 +228,10 @@ def margin_pass(keep, src, cols, a, b, gain, thr_lo, thr_hi, stride, n_kept, cap
     column are *candidates*. Every event a margin bound on column ``j`` (at or beyond the
     range thresholds, at the extremes, non-finite) can remove is thus listed, so the
     removal needs no further pass.
+
+    ``copy`` (float32 ``[n, kc]``, ``kc <= k``; ``[0, 0]`` for none) receives the raw values
+    (before ``gain``) of the first ``kc`` columns of the kept events: a compact copy that
+    later passes read instead of the whole event matrix.
 
     Returns
     -------
@@ -239,6 +245,12 @@ def margin_pass(keep, src, cols, a, b, gain, thr_lo, thr_hi, stride, n_kept, cap
     n_cand : int64
     sample : float64[k, m]
         Every ``stride``-th kept event (NaN for non-finite values).
+    clean : float64[k, 4]
+        ``min, max, n_at_min, n_at_max`` over the events that are no candidate (``inf``,
+        ``-inf``, 0, 0 when none): with the candidates read by index, the extremes after
+        removing any subset of candidates.
+    clean_min, clean_max : int64[k, cap]
+        Indices of those events at the clean minimum / maximum.
     """
     n = keep.shape[0]
     k = cols.shape[0]
@@ -253,18 +265,32 @@ def margin_pass(keep, src, cols, a, b, gain, thr_lo, thr_hi, stride, n_kept, cap
     at_max = np.empty((k, cap), dtype=np.int64)
     cand = np.empty(cap, dtype=np.int64)
     n_cand = np.int64(0)
+    # the same extremes over the "clean" events (no candidate in any column)
+    clo = np.full(k, np.inf)
+    chi = np.full(k, -np.inf)
+    cnlo = np.zeros(k, dtype=np.int64)
+    cnhi = np.zeros(k, dtype=np.int64)
+    cl_min = np.empty((k, cap), dtype=np.int64)
+    cl_max = np.empty((k, cap), dtype=np.int64)
+    xs = np.empty(k, dtype=np.float64)
     m = (n_kept + stride - 1) // stride
     sample = np.empty((k, m), dtype=np.float64)
     c = 0
     seen = np.int64(0)
     cd = np.int64(0)
+    kc = copy.shape[1] if copy.shape[0] == n else 0
     for i in range(n):
         if not keep[i]:
             continue
         is_cand = False
         sel = cd == 0 and c < m
         for j in range(k):
-            x = raw_value(src, i, cols[j], a[j], b[j], gain[j])
+            x = raw_value(src, i, cols[j], a[j], b[j], 1.0)
+            if j < kc:
+                copy[i, j] = np.float32(x)
+            if gain[j] != 1.0:
+                x = x / gain[j]
+            xs[j] = x
             if np.isfinite(x):
                 nf[j] += 1
                 if x < lo[j]:
@@ -297,6 +323,23 @@ def margin_pass(keep, src, cols, a, b, gain, thr_lo, thr_hi, stride, n_kept, cap
             if n_cand < cap:
                 cand[n_cand] = i
             n_cand += 1
+        else:
+            for j in range(k):
+                x = xs[j]
+                if x < clo[j]:
+                    clo[j] = x
+                    cnlo[j] = 0
+                if x == clo[j]:
+                    if cnlo[j] < cap:
+                        cl_min[j, cnlo[j]] = i
+                    cnlo[j] += 1
+                if x > chi[j]:
+                    chi[j] = x
+                    cnhi[j] = 0
+                if x == chi[j]:
+                    if cnhi[j] < cap:
+                        cl_max[j, cnhi[j]] = i
+                    cnhi[j] += 1
         if sel:
             c += 1
         seen += 1
@@ -311,7 +354,23 @@ def margin_pass(keep, src, cols, a, b, gain, thr_lo, thr_hi, stride, n_kept, cap
         stats[j, 5] = nni[j]
         stats[j, 6] = npi[j]
         stats[j, 7] = seen
-    return stats, at_min, at_max, cand[: min(n_cand, cap)], n_cand, sample[:, :c]
+    clean = np.empty((k, 4), dtype=np.float64)
+    for j in range(k):
+        clean[j, 0] = clo[j]
+        clean[j, 1] = chi[j]
+        clean[j, 2] = cnlo[j]
+        clean[j, 3] = cnhi[j]
+    return (
+        stats,
+        at_min,
+        at_max,
+        cand[: min(n_cand, cap)],
+        n_cand,
+        sample[:, :c],
+        clean,
+        cl_min,
+        cl_max,
+    )
 
 
 @nb.njit(cache=True, nogil=True)
@@ -429,38 +488,53 @@ def time_bin_levels(t, keep, edges, values, cols, los, his, nlev):  # pragma: no
     for j in range(k):
         span = his[j] - los[j]
         scale[j] = nlev / span if span > 0 else 0.0
+    top = nlev - 1
     cnt = np.zeros((nch, nbins), dtype=np.int64)
     lsum = np.zeros((nch, nbins, k), dtype=np.int64)
-    nfin = np.zeros((nch, nbins, k), dtype=np.int64)
+    nbad = np.zeros((nch, nbins, k), dtype=np.int64)  # non-finite values
     for c in nb.prange(nch):
         prev = -1
+        acc = np.zeros(k, dtype=np.int64)  # level sums of the current run of one bin
+        bad = np.zeros(k, dtype=np.int64)
+        run = 0
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
             if not keep[i]:
                 continue
             ti = np.float64(t[i])
             # events are (nearly) in time order: try the previous event's bin first
-            if not (
-                prev >= 0
-                and ti == ti
-                and (prev == 0 or ti >= edges[prev])
-                and (prev == nbins - 1 or ti < edges[prev + 1])
-            ):
-                prev = time_bin_of(ti, edges)
             b = prev
+            if not (
+                b >= 0
+                and ti == ti
+                and (b == 0 or ti >= edges[b])
+                and (b == nbins - 1 or ti < edges[b + 1])
+            ):
+                b = time_bin_of(ti, edges)
             if b < 0:
                 continue
-            cnt[c, b] += 1
+            if b != prev:
+                if prev >= 0:
+                    cnt[c, prev] += run
+                    for j in range(k):
+                        lsum[c, prev, j] += acc[j]
+                        nbad[c, prev, j] += bad[j]
+                        acc[j] = 0
+                        bad[j] = 0
+                run = 0
+                prev = b
+            run += 1
             for j in range(k):
                 v = np.float64(values[i, cols[j]])
                 if not np.isfinite(v):
-                    continue
-                lev = int((v - los[j]) * scale[j]) if v > los[j] else 0
-                if lev >= nlev:
-                    lev = nlev - 1
-                elif lev < 0:
-                    lev = 0
-                lsum[c, b, j] += lev
-                nfin[c, b, j] += 1
+                    bad[j] += 1
+                elif v > los[j]:
+                    u = (v - los[j]) * scale[j]
+                    acc[j] += top if u >= nlev else int(u)
+        if prev >= 0:
+            cnt[c, prev] += run
+            for j in range(k):
+                lsum[c, prev, j] += acc[j]
+                nbad[c, prev, j] += bad[j]
     counts = np.zeros(nbins, dtype=np.int64)
     levsum = np.zeros((nbins, k), dtype=np.int64)
     nfinite = np.zeros((nbins, k), dtype=np.int64)
@@ -469,7 +543,10 @@ def time_bin_levels(t, keep, edges, values, cols, los, his, nlev):  # pragma: no
             counts[b] += cnt[c, b]
             for j in range(k):
                 levsum[b, j] += lsum[c, b, j]
-                nfinite[b, j] += nfin[c, b, j]
+                nfinite[b, j] -= nbad[c, b, j]
+    for b in range(nbins):
+        for j in range(k):
+            nfinite[b, j] += counts[b]
     return counts, levsum, nfinite
 
 
