@@ -5,7 +5,7 @@ preprocess -> QC -> gate_alot, and is scored against the simulator's per-event t
 
     .venv/bin/python benchmarks/gating_accuracy.py --seed0 1000 --cases 60 --events 40000
 
-Tune on seeds 0-99; report on 1000+. Add ``--synthetic`` to score the independent
+Tune on seeds 0-159; report on 1000-1059 (held out) and confirm on a fresh set (2000+). Add ``--synthetic`` to score the independent
 synthetic generator (``tests/_synthetic_alot.py``) instead.
 """
 

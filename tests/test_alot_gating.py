@@ -102,6 +102,37 @@ def test_normal_samples_give_few_blasts(kind, seed, tmp_path):
     assert res.counts["lymphocytes"] > 0 and res.counts["granulocytes"] > 0
 
 
+def test_normal_cd45_dim_cells_are_not_a_blast_cluster(tmp_path):
+    """Basophils, CD34+ myeloid precursors and plasma cells of a normal marrow stay out of
+    the blast count, and the absence of an abnormal cluster is stated explicitly."""
+    _, qc, res, truth = simulated("normal_bm", 2, None, tmp_path)
+    dim = np.isin(truth, [LABEL_CODES[m] for m in ("basophils", "myeloid_precursors",
+                                                    "plasma_cells")])
+    assert dim.sum() > 0.02 * qc.keep.sum()  # the case really holds them
+    assert (res.labels[dim] == BLAST).sum() == 0
+    assert "no_abnormal_blast_cluster" in res.flags
+
+
+def test_small_b_all_beside_hematogones(tmp_path):
+    """5 % B blasts in a marrow with hematogones: the leukemic CD45-dim / higher-SSC cloud
+    is split from the hematogone stripe (both are CD19+ cyCD79a+)."""
+    _, _, res, truth = simulated("b_all_pro_pre_b", 118, 0.05, tmp_path, n=40_000)
+    assert f1(res.labels, truth, "blasts") > 0.85
+    hg = truth == LABEL_CODES["b_precursors"]
+    assert (res.labels[hg] == BLAST).mean() < 0.1
+
+
+def test_monocytic_blasts_overlapping_monocytes():
+    """Independent generator: monocytic blasts (CD34-, MPO dim, CD45 slightly below the
+    monocytes) flood the monocyte gate; called blasts, flagged, normal monocytes of a
+    normal sample untouched (covered by the normal-sample tests)."""
+    ev, truth = synthetic_alot(lineage="aml_mono", blast_fraction=0.6, seed=14)
+    res = gate_alot(ev, trivial_qc(ev.n_events))
+    assert "monocytic_expansion_called_blasts" in res.flags
+    assert f1(res.labels, truth, "blasts") > 0.85
+    assert_labels_from_gates(ev, trivial_qc(ev.n_events), res)
+
+
 def test_95_percent_blasts_keeps_residual_lymphocytes(tmp_path):
     _, _, res, truth = simulated("b_all_pro_pre_b", 31, 0.95, tmp_path)
     assert f1(res.labels, truth, "blasts") > 0.95

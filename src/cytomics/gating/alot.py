@@ -13,12 +13,21 @@ What an expert does on the CD45 vs SSC plot, written down:
    monocytes: CD45 bright, SSC intermediate; granulocytes: SSC high; eosinophils: SSC above
    the neutrophils with brighter CD45; CD45-negative: CD45 far below the lymphocytes and
    lineage negative; the rest of the CD45-dim, SSC low–intermediate plane: the blast region).
-3. **Lineage markers resolve overlaps.** The abnormal blast cluster's phenotype (CD34,
+3. **An abnormal blast population is a dominant, compact, homogeneous cluster.** "Abnormal"
+   is decided on the *main* density cluster of the blast region (CD45 / log SSC), not on
+   the region's total: normal CD45-dim cells (basophils, CD34+ myeloid precursors, plasma
+   cells) are small separate clouds. Lineage-negative events count as blasts only inside
+   the core of the lineage-positive ones; beside a CD7+ MPO- cluster, CD7- (myeloid
+   precursor) events are not blasts. A leukemic B cluster is the dimmest CD45/SSC basin
+   of the B-like events, apart from the hematogone stripe. "No abnormal blast cluster" is
+   an explicit outcome (flag).
+4. **Lineage markers resolve overlaps.** The abnormal blast cluster's phenotype (CD34,
    cyCD3 without smCD3, CD19 with cyCD79a, MPO) is learned in the blast region and used to
-   pull blasts out of the lymphocyte and monocyte gates (T-blasts with bright CD45, monocytic
-   or MPO+ blasts overlapping monocytes). Normal B precursors (hematogones) and normal
-   CD34+ myeloid precursors are told from leukemic blasts by their size and continuum.
-4. **Gates, then labels.** Every decision becomes a gate (polygons on CD45/SSC, rectangles
+   pull blasts out of the lymphocyte, monocyte and granulocyte gates (T-blasts with bright
+   CD45, CD34+ blasts anywhere, MPO+ blasts overlapping monocytes, myeloid blasts with
+   granulocyte SSC told from neutrophils on CD45 vs MPO). A monocyte gate far larger than
+   normal is a monocytic blast expansion (normal monocytes: a brighter CD45 peak).
+5. **Gates, then labels.** Every decision becomes a gate (polygons on CD45/SSC, rectangles
    on lineage markers, Boolean combinations) in :mod:`cytomics.gating.gates`, and the
    per-event labels are *computed by evaluating these gates*, so exporting them to
    Gating-ML reproduces the counts.
@@ -114,14 +123,20 @@ class AlotGatingSettings:
         A smaller compact B cluster (at least ``b_cluster_min_fraction`` of nucleated) is
         abnormal when its CD45 peak lies below the earliest hematogones, i.e. more than
         ``hematogone_cd45_floor`` neutrophil-to-lymphocyte CD45 distances below the
-        neutrophils; the cluster ends at the valley to the hematogones or
-        ``b_cluster_sd_k`` robust SDs above its peak (hematogones above stay normal).
+        neutrophils. The cluster is the dimmest density basin of the B-like events on
+        CD45 / log SSC (a polygon) when they split into several; otherwise it ends at the
+        CD45 valley to the hematogones or ``b_cluster_sd_k`` robust SDs above its peak
+        (hematogones above stay normal).
     other_abnormal_min_fraction
         Non-B events of the blast region form an abnormal (non-B) blast population only
         when their *main cluster* (the density basin on CD45 / log SSC holding most of
         them) reaches this fraction of nucleated events. Normal CD45-dim cells (CD34+
         myeloid precursors, basophils, plasma cells) are small separate clouds, so their
         total may exceed what any one of them holds.
+    other_review_max_fraction
+        An abnormal non-B cluster smaller than this fraction of nucleated events gets the
+        review flag ``small_blast_cluster_review`` (an expanded normal CD34+ myeloid
+        precursor compartment has the same CD45/SSC position and ALOT phenotype).
     mono_abnormal_min_fraction
         A monocyte gate holding at least this fraction of nucleated events is a monocytic
         blast expansion (normal marrow and blood hold a few percent of monocytes): its
@@ -175,10 +190,11 @@ class AlotGatingSettings:
     cd45neg_position: float = 0.3
     lymph_cd45_floor: float = 0.3
     b_abnormal_min_fraction: float = 0.10
-    b_cluster_min_fraction: float = 0.01
+    b_cluster_min_fraction: float = 0.02
     b_cluster_sd_k: float = 2.0
     hematogone_cd45_floor: float = 0.4
     other_abnormal_min_fraction: float = 0.035
+    other_review_max_fraction: float = 0.10
     mono_abnormal_min_fraction: float = 0.25
     cluster_lineage_positive_min: float = 0.1
     cluster_core_sd_k: float = 2.0
@@ -960,6 +976,10 @@ def gate_alot(
             excluded.append((g_34, True))
         if blast_lineage == "none":
             flags.append("no_abnormal_blast_cluster")
+        elif blast_lineage == "other" and frac_other < s.other_review_max_fraction:
+            # a small CD34+ myeloid cluster may be an expanded normal precursor
+            # compartment (regenerating marrow): same CD45/SSC and ALOT phenotype
+            flags.append("small_blast_cluster_review")
         if blast_lineage == "other":
             g_7 = rect("pheno_CD7", {"CD7": (T.get("CD7"), None)})
             if cluster_pheno == "cd7" and g_7 is not None:
