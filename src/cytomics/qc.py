@@ -724,11 +724,12 @@ def _margins_fused(
 ) -> int:
     """Margins of all channels from one pass (:func:`K.margin_pass`), removals by index.
 
-    The pass gives exact statistics for the first channel; a later channel's statistics
-    are corrected for the events removed before it (their values are read by index), and
-    its sample, when needed (a pile is possible), comes from one more pass. When an
-    extreme of a channel was removed before it, the function returns the number of
-    channels done (the caller starts a new pass there); 0 when the candidates overflow.
+    Each channel's statistics over the events kept at its turn come from the clean
+    extremes and the values of the candidates not removed yet (read by index); its
+    sample, when needed (a pile is possible) after earlier removals, from one more pass.
+    When a previous channel removed clean events (a pile) or the lists overflow, the
+    function returns the number of channels done (the caller starts a new pass there);
+    0 when the candidates overflow.
     """
     acq = events.acquisition
     k = len(cols)
@@ -746,7 +747,7 @@ def _margins_fused(
     n_copy = sum(1 for j in cols if j in st.scatter_roles)
     first = st.n_kept() == len(st.keep) and n_copy > 0 and st.compact is None
     copy = np.empty((len(st.keep), n_copy) if first else (0, 0), dtype=np.float32)
-    stats, at_min, at_max, cand, n_cand, sample, clean, cl_min, cl_max = K.margin_pass(
+    clean, cl_min, cl_max, cand, n_cand, n_seen, sample = K.margin_pass(
         st.keep,
         specs[0].src,
         np.asarray([x.col for x in specs], dtype=np.int64),
@@ -767,48 +768,34 @@ def _margins_fused(
         }
     if n_cand > cap:
         return 0
+    n_clean = int(n_seen - n_cand)  # clean events are finite in every column
     gone = np.empty(0, dtype=np.int64)  # events removed by the previous channels
     for q, (j, x) in enumerate(zip(cols, specs, strict=True)):
-        sj = stats[q].copy()
-        lists = [at_min[q, : int(sj[3])], at_max[q, : int(sj[4])]]
-        if sj[3] > cap or sj[4] > cap:
-            return q
-        exact_sample = True
-        if len(gone):
-            v = K.values_at(gone, *x.spec)
-            fin = np.isfinite(v)
-            sj[2] -= fin.sum()
-            sj[5] -= np.sum(v == -np.inf)
-            sj[6] -= np.sum(v == np.inf)
-            sj[7] -= len(v)
-            lists = [lst[~np.isin(lst, gone)] for lst in lists]
-            if sj[2] > 0 and not (len(lists[0]) and len(lists[1])):
-                # an extreme was removed: when only candidates were removed, the new one
-                # is the clean extreme or a surviving candidate's value
-                if clean[q, 2] > cap or clean[q, 3] > cap or not np.isin(gone, cand).all():
-                    return q  # the next channels need a new pass
-                surv = cand[~np.isin(cand, gone)]
-                sv = K.values_at(surv, *x.spec)
-                fin = np.isfinite(sv)
-                lo_new = min(clean[q, 0], float(sv[fin].min()) if fin.any() else math.inf)
-                hi_new = max(clean[q, 1], float(sv[fin].max()) if fin.any() else -math.inf)
-                lists = [
-                    np.concatenate(
-                        [cl_min[q, : int(clean[q, 2])] if clean[q, 0] == lo_new else [],
-                         surv[sv == lo_new]]
-                    ).astype(np.int64),
-                    np.concatenate(
-                        [cl_max[q, : int(clean[q, 3])] if clean[q, 1] == hi_new else [],
-                         surv[sv == hi_new]]
-                    ).astype(np.int64),
-                ]
-                sj[0], sj[1] = lo_new, hi_new
-            if sj[2] > 0:
-                sj[3], sj[4] = len(lists[0]), len(lists[1])
-            else:
-                sj[0] = sj[1] = math.nan
-                sj[3] = sj[4] = 0.0
-            exact_sample = False
+        if clean[q, 2] > cap or clean[q, 3] > cap or not np.isin(gone, cand).all():
+            return q  # the next channels need a new pass
+        # the kept events now: the clean ones and the candidates not removed yet
+        surv = cand[~np.isin(cand, gone)] if len(gone) else cand
+        v = K.values_at(surv, *x.spec)
+        fin = np.isfinite(v)
+        nf = n_clean + int(fin.sum())
+        sj = np.zeros(8, dtype=np.float64)
+        sj[2], sj[5], sj[6], sj[7] = nf, np.sum(v == -np.inf), np.sum(v == np.inf), n_clean + len(v)
+        lists = [np.empty(0, np.int64), np.empty(0, np.int64)]
+        if nf > 0:
+            lo = min(clean[q, 0], float(v[fin].min()) if fin.any() else math.inf)
+            hi = max(clean[q, 1], float(v[fin].max()) if fin.any() else -math.inf)
+            lists = [
+                np.concatenate(
+                    [cl_min[q, : int(clean[q, 2])] if clean[q, 0] == lo else [], surv[v == lo]]
+                ).astype(np.int64),
+                np.concatenate(
+                    [cl_max[q, : int(clean[q, 3])] if clean[q, 1] == hi else [], surv[v == hi]]
+                ).astype(np.int64),
+            ]
+            sj[0], sj[1], sj[3], sj[4] = lo, hi, len(lists[0]), len(lists[1])
+        else:
+            sj[0] = sj[1] = math.nan
+        exact_sample = len(gone) == 0
 
         def smp(q: int = q, x: ScaleColumn = x, exact: bool = exact_sample) -> np.ndarray:
             if exact:

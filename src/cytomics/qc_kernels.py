@@ -216,18 +216,16 @@ def scan(
 
 
 @nb.njit(cache=True, nogil=True)
-def margin_pass(
-    keep, src, cols, a, b, gain, thr_lo, thr_hi, stride, n_kept, cap, copy
-):  # pragma: no cover - compiled
-    """Statistics, strided samples and removal candidates of several margin columns at once.
+def margin_pass(keep, src, cols, a, b, gain, thr_lo, thr_hi, stride, n_kept, cap, copy):  # pragma: no cover
+    """Extremes, strided samples and removal candidates of several margin columns at once.
 
     One pass over the kept events reads every column ``cols[j]`` of ``src`` (spec
-    ``(a[j], b[j], gain[j])``, see :func:`raw_value`) and records, per column, the same
-    statistics as :func:`scan` plus the events exactly at the minimum and at the maximum;
-    events with a non-finite value or a value ``< thr_lo[j]`` or ``>= thr_hi[j]`` in any
-    column are *candidates*. Every event a margin bound on column ``j`` (at or beyond the
-    range thresholds, at the extremes, non-finite) can remove is thus listed, so the
-    removal needs no further pass.
+    ``(a[j], b[j], gain[j])``, see :func:`raw_value`). An event with a non-finite value or
+    a value ``< thr_lo[j]`` or ``>= thr_hi[j]`` in any column is a *candidate* (listed by
+    index); the extremes (and the events at them) are taken over the other, *clean*,
+    events. With the candidates' values read by index, the caller has the statistics of
+    the kept events after removing any subset of candidates, and every event a margin
+    bound can remove (beyond the range thresholds, non-finite, at an extreme) is listed.
 
     ``copy`` (float32 ``[n, kc]``, ``kc <= k``; ``[0, 0]`` for none) receives the raw values
     (before ``gain``) of the first ``kc`` columns of the kept events: a compact copy that
@@ -235,43 +233,29 @@ def margin_pass(
 
     Returns
     -------
-    stats : float64[k, 8]
-        As :func:`scan`.
-    at_min, at_max : int64[k, cap]
-        Indices of the events at the minimum / maximum (the first ``cap``; the counts are
-        ``stats[:, 3]`` / ``stats[:, 4]``).
+    clean : float64[k, 4]
+        ``min, max, n_at_min, n_at_max`` over the clean events (``inf, -inf, 0, 0`` when
+        none).
+    clean_min, clean_max : int64[k, cap]
+        Indices of the clean events at the minimum / maximum (the first ``cap``).
     cand : int64[:]
-        Candidate indices (in order; complete when ``n_cand <= cap``).
+        Candidate indices in event order (complete when ``n_cand <= cap``).
     n_cand : int64
+    n_seen : int64
+        Kept events.
     sample : float64[k, m]
         Every ``stride``-th kept event (NaN for non-finite values).
-    clean : float64[k, 4]
-        ``min, max, n_at_min, n_at_max`` over the events that are no candidate (``inf``,
-        ``-inf``, 0, 0 when none): with the candidates read by index, the extremes after
-        removing any subset of candidates.
-    clean_min, clean_max : int64[k, cap]
-        Indices of those events at the clean minimum / maximum.
     """
     n = keep.shape[0]
     k = cols.shape[0]
-    lo = np.full(k, np.inf)
-    hi = np.full(k, -np.inf)
-    nf = np.zeros(k, dtype=np.int64)
-    nlo = np.zeros(k, dtype=np.int64)
-    nhi = np.zeros(k, dtype=np.int64)
-    nni = np.zeros(k, dtype=np.int64)
-    npi = np.zeros(k, dtype=np.int64)
-    at_min = np.empty((k, cap), dtype=np.int64)
-    at_max = np.empty((k, cap), dtype=np.int64)
-    cand = np.empty(cap, dtype=np.int64)
-    n_cand = np.int64(0)
-    # the same extremes over the "clean" events (no candidate in any column)
     clo = np.full(k, np.inf)
     chi = np.full(k, -np.inf)
     cnlo = np.zeros(k, dtype=np.int64)
     cnhi = np.zeros(k, dtype=np.int64)
     cl_min = np.empty((k, cap), dtype=np.int64)
     cl_max = np.empty((k, cap), dtype=np.int64)
+    cand = np.empty(cap, dtype=np.int64)
+    n_cand = np.int64(0)
     xs = np.empty(k, dtype=np.float64)
     m = (n_kept + stride - 1) // stride
     sample = np.empty((k, m), dtype=np.float64)
@@ -283,7 +267,6 @@ def margin_pass(
         if not keep[i]:
             continue
         is_cand = False
-        sel = cd == 0 and c < m
         for j in range(k):
             x = raw_value(src, i, cols[j], a[j], b[j], 1.0)
             if j < kc:
@@ -291,86 +274,42 @@ def margin_pass(
             if gain[j] != 1.0:
                 x = x / gain[j]
             xs[j] = x
-            if np.isfinite(x):
-                nf[j] += 1
-                if x < lo[j]:
-                    lo[j] = x
-                    nlo[j] = 0
-                if x == lo[j]:
-                    if nlo[j] < cap:
-                        at_min[j, nlo[j]] = i
-                    nlo[j] += 1
-                if x > hi[j]:
-                    hi[j] = x
-                    nhi[j] = 0
-                if x == hi[j]:
-                    if nhi[j] < cap:
-                        at_max[j, nhi[j]] = i
-                    nhi[j] += 1
-                if x < thr_lo[j] or x >= thr_hi[j]:
-                    is_cand = True
-                if sel:
-                    sample[j, c] = x
-            else:
+            if not (x >= thr_lo[j] and x < thr_hi[j] and np.isfinite(x)):
                 is_cand = True
-                if x > 0:
-                    npi[j] += 1
-                elif x < 0:
-                    nni[j] += 1
-                if sel:
-                    sample[j, c] = np.nan
+        if cd == 0 and c < m:
+            for j in range(k):
+                sample[j, c] = xs[j] if np.isfinite(xs[j]) else np.nan
+            c += 1
+        seen += 1
+        cd = stride - 1 if cd == 0 else cd - 1
         if is_cand:
             if n_cand < cap:
                 cand[n_cand] = i
             n_cand += 1
-        else:
-            for j in range(k):
-                x = xs[j]
+            continue
+        for j in range(k):
+            x = xs[j]
+            if x <= clo[j]:
                 if x < clo[j]:
                     clo[j] = x
                     cnlo[j] = 0
-                if x == clo[j]:
-                    if cnlo[j] < cap:
-                        cl_min[j, cnlo[j]] = i
-                    cnlo[j] += 1
+                if cnlo[j] < cap:
+                    cl_min[j, cnlo[j]] = i
+                cnlo[j] += 1
+            if x >= chi[j]:
                 if x > chi[j]:
                     chi[j] = x
                     cnhi[j] = 0
-                if x == chi[j]:
-                    if cnhi[j] < cap:
-                        cl_max[j, cnhi[j]] = i
-                    cnhi[j] += 1
-        if sel:
-            c += 1
-        seen += 1
-        cd = stride - 1 if cd == 0 else cd - 1
-    stats = np.empty((k, 8), dtype=np.float64)
-    for j in range(k):
-        stats[j, 0] = lo[j] if nf[j] > 0 else np.nan
-        stats[j, 1] = hi[j] if nf[j] > 0 else np.nan
-        stats[j, 2] = nf[j]
-        stats[j, 3] = nlo[j]
-        stats[j, 4] = nhi[j]
-        stats[j, 5] = nni[j]
-        stats[j, 6] = npi[j]
-        stats[j, 7] = seen
+                if cnhi[j] < cap:
+                    cl_max[j, cnhi[j]] = i
+                cnhi[j] += 1
     clean = np.empty((k, 4), dtype=np.float64)
     for j in range(k):
         clean[j, 0] = clo[j]
         clean[j, 1] = chi[j]
         clean[j, 2] = cnlo[j]
         clean[j, 3] = cnhi[j]
-    return (
-        stats,
-        at_min,
-        at_max,
-        cand[: min(n_cand, cap)],
-        n_cand,
-        sample[:, :c],
-        clean,
-        cl_min,
-        cl_max,
-    )
+    return clean, cl_min, cl_max, cand[: min(n_cand, cap)], n_cand, seen, sample[:, :c]
 
 
 @nb.njit(cache=True, nogil=True)
