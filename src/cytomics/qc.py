@@ -769,33 +769,36 @@ def _margins_fused(
     if n_cand > cap:
         return 0
     n_clean = int(n_seen - n_cand)  # clean events are finite in every column
-    gone = np.empty(0, dtype=np.int64)  # events removed by the previous channels
+    gone = np.zeros(len(cand), dtype=np.bool_)  # candidates removed by previous channels
     for q, (j, x) in enumerate(zip(cols, specs, strict=True)):
-        if clean[q, 2] > cap or clean[q, 3] > cap or not np.isin(gone, cand).all():
+        if clean[q, 2] > cap or clean[q, 3] > cap:
             return q  # the next channels need a new pass
         # the kept events now: the clean ones and the candidates not removed yet
-        surv = cand[~np.isin(cand, gone)] if len(gone) else cand
-        v = K.values_at(surv, *x.spec)
-        fin = np.isfinite(v)
+        v = K.values_at(cand, *x.spec)
+        alive = ~gone
+        fin = alive & np.isfinite(v)
         nf = n_clean + int(fin.sum())
         sj = np.zeros(8, dtype=np.float64)
-        sj[2], sj[5], sj[6], sj[7] = nf, np.sum(v == -np.inf), np.sum(v == np.inf), n_clean + len(v)
-        lists = [np.empty(0, np.int64), np.empty(0, np.int64)]
+        sj[2] = nf
+        sj[5] = np.sum(alive & (v == -np.inf))
+        sj[6] = np.sum(alive & (v == np.inf))
+        sj[7] = n_clean + int(alive.sum())
+        at_lo = at_hi = np.zeros(len(cand), dtype=np.bool_)
+        clean_lo = clean_hi = np.empty(0, dtype=np.int64)
         if nf > 0:
             lo = min(clean[q, 0], float(v[fin].min()) if fin.any() else math.inf)
             hi = max(clean[q, 1], float(v[fin].max()) if fin.any() else -math.inf)
-            lists = [
-                np.concatenate(
-                    [cl_min[q, : int(clean[q, 2])] if clean[q, 0] == lo else [], surv[v == lo]]
-                ).astype(np.int64),
-                np.concatenate(
-                    [cl_max[q, : int(clean[q, 3])] if clean[q, 1] == hi else [], surv[v == hi]]
-                ).astype(np.int64),
-            ]
-            sj[0], sj[1], sj[3], sj[4] = lo, hi, len(lists[0]), len(lists[1])
+            at_lo, at_hi = alive & (v == lo), alive & (v == hi)
+            if clean[q, 0] == lo:
+                clean_lo = cl_min[q, : int(clean[q, 2])]
+            if clean[q, 1] == hi:
+                clean_hi = cl_max[q, : int(clean[q, 3])]
+            sj[0], sj[1] = lo, hi
+            sj[3] = len(clean_lo) + int(at_lo.sum())
+            sj[4] = len(clean_hi) + int(at_hi.sum())
         else:
             sj[0] = sj[1] = math.nan
-        exact_sample = len(gone) == 0
+        exact_sample = not gone.any()
 
         def smp(q: int = q, x: ScaleColumn = x, exact: bool = exact_sample) -> np.ndarray:
             if exact:
@@ -810,14 +813,18 @@ def _margins_fused(
         b = rec.bounds(events, j, x, sj, smp, st, s)
         if b is None:
             continue
-        idx = np.unique(np.concatenate([cand, *lists]))
-        idx = idx[st.keep[idx]]
-        v = K.values_at(idx, *x.spec)
-        out = idx[~((v >= b[0]) & (v < b[1]))]
+        # every event the bounds can remove: candidates and clean events at an extreme
+        out_c = alive & ~((v >= b[0]) & (v < b[1]))
+        ext = np.concatenate([clean_lo, clean_hi])
+        ve = K.values_at(ext, *x.spec)
+        out_e = np.unique(ext[~((ve >= b[0]) & (ve < b[1]))])
+        out = np.concatenate([cand[out_c], out_e])
         st.keep[out] = False
         st.labels[out] = CODE_MARGIN
         rec.removed(events, j, len(out), st)
-        gone = np.union1d(gone, out)
+        gone |= out_c
+        if len(out_e):  # clean events removed (a pile): the next channel needs a new pass
+            return q + 1
     return k
 
 
