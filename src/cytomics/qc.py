@@ -766,39 +766,51 @@ def _margins_fused(
             j: ScaleColumn(copy, q, 0.0, 0.0, x.gain, x.dtype)
             for q, (j, x) in enumerate(zip(cols[:n_copy], specs[:n_copy], strict=True))
         }
+        specs = [st.spec(events, j) for j in cols]  # reads by index/band from the copy
     if n_cand > cap:
         return 0
     n_clean = int(n_seen - n_cand)  # clean events are finite in every column
     gone = np.zeros(len(cand), dtype=np.bool_)  # candidates removed by previous channels
+    gone_clean = np.empty(0, dtype=np.int64)  # clean events removed (piles at an extreme)
     for q, (j, x) in enumerate(zip(cols, specs, strict=True)):
         if clean[q, 2] > cap or clean[q, 3] > cap:
             return q  # the next channels need a new pass
+        cl_lo = cl_min[q, : int(clean[q, 2])]
+        cl_hi = cl_max[q, : int(clean[q, 3])]
+        if len(gone_clean):
+            cl_lo = cl_lo[~np.isin(cl_lo, gone_clean)]
+            cl_hi = cl_hi[~np.isin(cl_hi, gone_clean)]
+            if n_clean > len(gone_clean) and not (len(cl_lo) and len(cl_hi)):
+                return q  # a clean extreme was removed: the next channels need a new pass
+        n_alive = n_clean - len(gone_clean)
         # the kept events now: the clean ones and the candidates not removed yet
         v = K.values_at(cand, *x.spec)
         alive = ~gone
         fin = alive & np.isfinite(v)
-        nf = n_clean + int(fin.sum())
+        nf = n_alive + int(fin.sum())
         sj = np.zeros(8, dtype=np.float64)
         sj[2] = nf
         sj[5] = np.sum(alive & (v == -np.inf))
         sj[6] = np.sum(alive & (v == np.inf))
-        sj[7] = n_clean + int(alive.sum())
+        sj[7] = n_alive + int(alive.sum())
         at_lo = at_hi = np.zeros(len(cand), dtype=np.bool_)
         clean_lo = clean_hi = np.empty(0, dtype=np.int64)
         if nf > 0:
-            lo = min(clean[q, 0], float(v[fin].min()) if fin.any() else math.inf)
-            hi = max(clean[q, 1], float(v[fin].max()) if fin.any() else -math.inf)
+            c_lo = clean[q, 0] if n_alive else math.inf
+            c_hi = clean[q, 1] if n_alive else -math.inf
+            lo = min(c_lo, float(v[fin].min()) if fin.any() else math.inf)
+            hi = max(c_hi, float(v[fin].max()) if fin.any() else -math.inf)
             at_lo, at_hi = alive & (v == lo), alive & (v == hi)
-            if clean[q, 0] == lo:
-                clean_lo = cl_min[q, : int(clean[q, 2])]
-            if clean[q, 1] == hi:
-                clean_hi = cl_max[q, : int(clean[q, 3])]
+            if c_lo == lo:
+                clean_lo = cl_lo
+            if c_hi == hi:
+                clean_hi = cl_hi
             sj[0], sj[1] = lo, hi
             sj[3] = len(clean_lo) + int(at_lo.sum())
             sj[4] = len(clean_hi) + int(at_hi.sum())
         else:
             sj[0] = sj[1] = math.nan
-        exact_sample = not gone.any()
+        exact_sample = not gone.any() and not len(gone_clean)
 
         def smp(q: int = q, x: ScaleColumn = x, exact: bool = exact_sample) -> np.ndarray:
             if exact:
@@ -823,8 +835,7 @@ def _margins_fused(
         st.labels[out] = CODE_MARGIN
         rec.removed(events, j, len(out), st)
         gone |= out_c
-        if len(out_e):  # clean events removed (a pile): the next channel needs a new pass
-            return q + 1
+        gone_clean = np.union1d(gone_clean, out_e)
     return k
 
 
@@ -857,16 +868,18 @@ def _margins(events: Events, scatter: dict[str, int], st: _State, s: QCSettings)
     n_total = len(st.keep)
     stride = _stride(n_kept, s.stats_max_events)
     rec = _MarginRecord(n_kept=n_kept, n_total=n_total)
-    specs = [scale_spec(events, j) for j in cols]
     done = 0
-    if len({id(x.src) for x in specs}) == 1:
-        while done < len(cols):  # a new pass when an extreme was removed before a channel
-            d = _margins_fused(events, cols[done:], specs[done:], st, s, stride, rec)
-            done += d
-            if d == 0:
-                break
+    while done < len(cols):  # a new pass when a pile was removed before a channel
+        specs = [st.spec(events, j) for j in cols[done:]]  # the compact copy once made
+        if len({id(x.src) for x in specs}) != 1:
+            break
+        d = _margins_fused(events, cols[done:], specs, st, s, stride, rec)
+        done += d
+        if d == 0:
+            break
     if done < len(cols):
-        _margins_sequential(events, cols[done:], specs[done:], st, s, stride, rec)
+        specs = [st.spec(events, j) for j in cols[done:]]
+        _margins_sequential(events, cols[done:], specs, st, s, stride, rec)
     dims, mins, maxs, detail = rec.dims, rec.mins, rec.maxs, rec.detail
     st.details["margins"] = detail
     if dims:
