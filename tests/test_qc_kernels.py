@@ -319,11 +319,12 @@ def _with_saturation(ev: Events) -> Events:
     return ev
 
 
+@pytest.mark.parametrize("gain", [1.0, 3.0])
 @pytest.mark.parametrize("mode", ["cap1", "cap8", "sequential"])
-def test_margins_fused_equals_sequential(monkeypatch, mode):
+def test_margins_fused_equals_sequential(monkeypatch, mode, gain):
     import cytomics.qc as Q
 
-    ev = _with_saturation(_events(11, inplace=False))
+    ev = _with_saturation(_events(11, inplace=gain == 1.0, gain=gain))
     ref = run_qc(ev)
     fused_calls: list[int] = []
     orig = Q._margins_fused

@@ -814,7 +814,9 @@ def _margins_fused(
 
         def smp(q: int = q, x: ScaleColumn = x, exact: bool = exact_sample) -> np.ndarray:
             if exact:
-                row = sample[q]
+                row = sample[q].astype(np.float64)
+                if x.gain != 1.0:
+                    row = row / x.gain
                 return row[np.isfinite(row)]
             # the sample over the events kept now (removals shift it): one more pass
             _, _, own = K.scan(

@@ -243,8 +243,8 @@ def margin_pass(keep, src, cols, a, b, gain, thr_lo, thr_hi, stride, n_kept, cap
     n_cand : int64
     n_seen : int64
         Kept events.
-    sample : float64[k, m]
-        Every ``stride``-th kept event (NaN for non-finite values).
+    sample : float32[k, m]
+        Raw values (before ``gain``) of every ``stride``-th kept event.
     """
     n = keep.shape[0]
     k = cols.shape[0]
@@ -258,7 +258,8 @@ def margin_pass(keep, src, cols, a, b, gain, thr_lo, thr_hi, stride, n_kept, cap
     n_cand = np.int64(0)
     xs = np.empty(k, dtype=np.float64)
     m = (n_kept + stride - 1) // stride
-    sample = np.empty((k, m), dtype=np.float64)
+    sample = np.empty((k, m), dtype=np.float32)
+    raw = np.empty(k, dtype=np.float32)
     c = 0
     seen = np.int64(0)
     cd = np.int64(0)
@@ -269,8 +270,9 @@ def margin_pass(keep, src, cols, a, b, gain, thr_lo, thr_hi, stride, n_kept, cap
         is_cand = False
         for j in range(k):
             x = raw_value(src, i, cols[j], a[j], b[j], 1.0)
+            raw[j] = np.float32(x)  # exact: raw values are float32
             if j < kc:
-                copy[i, j] = np.float32(x)
+                copy[i, j] = raw[j]
             if gain[j] != 1.0:
                 x = x / gain[j]
             xs[j] = x
@@ -278,7 +280,7 @@ def margin_pass(keep, src, cols, a, b, gain, thr_lo, thr_hi, stride, n_kept, cap
                 is_cand = True
         if cd == 0 and c < m:
             for j in range(k):
-                sample[j, c] = xs[j] if np.isfinite(xs[j]) else np.nan
+                sample[j, c] = raw[j]
             c += 1
         seen += 1
         cd = stride - 1 if cd == 0 else cd - 1
