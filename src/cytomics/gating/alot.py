@@ -189,7 +189,7 @@ class AlotGatingSettings:
     mono_cd45_sd_k: float = 2.5
     cd45neg_position: float = 0.3
     lymph_cd45_floor: float = 0.3
-    b_abnormal_min_fraction: float = 0.10
+    b_abnormal_min_fraction: float = 0.25
     b_cluster_min_fraction: float = 0.02
     b_cluster_sd_k: float = 2.0
     hematogone_cd45_floor: float = 0.4
