@@ -504,9 +504,9 @@ def _remove_outside_range(x: ScaleColumn, st: _State, lo: float, hi: float, code
 
 
 def _robust(x: np.ndarray) -> tuple[float, float]:
-    """Median and MAD (scaled by 1.4826)."""
-    med = float(np.median(x))
-    return med, 1.4826 * float(np.median(np.abs(x - med)))
+    """Median and MAD (scaled by 1.4826) of a temporary array (reordered in place)."""
+    med = float(np.median(x, overwrite_input=True))
+    return med, 1.4826 * float(np.median(np.abs(x - med), overwrite_input=True))
 
 
 class _State:
@@ -582,7 +582,7 @@ def _margin_bounds(
 
         check_max = not at_range and countable(n_max)
         check_min = s.margin_low_spike and (countable(n_min) or countable(int(stats[2] + stats[6])))
-        med = float(np.median(smp())) if check_max or check_min else math.nan
+        med = float(np.median(smp(), overwrite_input=True)) if check_max or check_min else math.nan
         piles: list[tuple[str, int, float, float]] = []
         if check_max and hi_v > med:
             edge = hi_v - s.margin_spike_band * (hi_v - med)
@@ -983,7 +983,7 @@ def _time(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) ->
         smp = smp[np.isfinite(smp)]
         if len(smp) < 10:
             continue
-        lo, hi = np.quantile(smp, [0.005, 0.995])
+        lo, hi = np.quantile(smp, [0.005, 0.995], overwrite_input=True)
         if hi > lo:
             los.append(lo)
             his.append(hi)
@@ -1574,7 +1574,9 @@ def _debris(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) 
     q_lo, q_hi, cap, q_fallback = (
         float(v)
         for v in np.quantile(
-            smp, [0.001, 0.995, s.debris_cap_fraction, s.debris_fallback_quantile]
+            smp,
+            [0.001, 0.995, s.debris_cap_fraction, s.debris_fallback_quantile],
+            overwrite_input=True,  # a temporary; only its values matter below
         )
     )
     threshold, info = _debris_threshold(x, st.keep, smp, log_scale, s, (q_lo, q_hi))
