@@ -52,6 +52,18 @@ gate ``qc_nondebris`` is the complementary L-shaped PolygonGate in FSC-A/SSC-A (
 RectangleGate on FSC-A when there is no SSC-A). ``t_f``/``t_s`` are midpoints of adjacent
 float32 values, so no event lies on a polygon edge and every evaluator agrees exactly.
 
+Implementation (speed and memory at millions of events)
+--------------------------------------------------------
+No scatter column is materialised from the event matrix: kernels read the raw values in
+place through a :class:`ScaleColumn` (after in-place pre-processing, the float32-rounded
+inverse ``flin`` of the display value, exactly :meth:`Events.raw_column`). One fused pass
+(:func:`cytomics.qc_kernels.margin_pass`) gives the margin statistics of all scatter
+channels, lists the events any margin bound can remove (removed by index) and copies
+FSC-A/SSC-A/FSC-H as raw float32 (12 bytes per event) for the doublet and debris passes,
+which then no longer stream the whole matrix. Samples, statistics and thresholds are those
+of the channel-by-channel algorithm, so results are identical to it. Kernels run in
+parallel over event chunks from :data:`PARALLEL_MIN_EVENTS` events on, on one thread below.
+
 Flags (``QCResult.flags``; human text in ``QCResult.messages``)
 ----------------------------------------------------------------
 Skipped steps: ``margins_skipped_no_scatter``, ``time_qc_skipped_no_time``,
