@@ -885,8 +885,8 @@ def _margins(events: Events, scatter: dict[str, int], st: _State, s: QCSettings)
     done = 0
     while done < len(cols):  # a new pass when a pile was removed before a channel
         specs = [st.spec(events, j) for j in cols[done:]]  # the compact copy once made
-        if len({id(x.src) for x in specs}) != 1:
-            break
+        if len({id(x.src) for x in specs}) != 1 or specs[0].src.dtype != np.float32:
+            break  # the fused pass keeps raw values as float32
         d = _margins_fused(events, cols[done:], specs, st, s, stride, rec)
         done += d
         if d == 0:

@@ -215,7 +215,7 @@ def scan(
     return removed_all, stats, _compact(out)
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, parallel=True)
 def margin_pass(keep, src, cols, a, b, gain, thr_lo, thr_hi, stride, n_kept, cap, copy):  # pragma: no cover
     """Extremes, strided samples and removal candidates of several margin columns at once.
 
@@ -230,6 +230,11 @@ def margin_pass(keep, src, cols, a, b, gain, thr_lo, thr_hi, stride, n_kept, cap
     ``copy`` (float32 ``[n, kc]``, ``kc <= k``; ``[0, 0]`` for none) receives the raw values
     (before ``gain``) of the first ``kc`` columns of the kept events: a compact copy that
     later passes read instead of the whole event matrix.
+
+    Parallel over chunks of events: a first pass takes the per-chunk extremes, counts,
+    samples and the copy; a second one lists the indices at the extremes and the
+    candidates at exact positions, visiting only the chunks that hold any (reading the
+    copy when it has every column).
 
     Returns
     -------
@@ -248,70 +253,140 @@ def margin_pass(keep, src, cols, a, b, gain, thr_lo, thr_hi, stride, n_kept, cap
     """
     n = keep.shape[0]
     k = cols.shape[0]
-    clo = np.full(k, np.inf)
-    chi = np.full(k, -np.inf)
-    cnlo = np.zeros(k, dtype=np.int64)
-    cnhi = np.zeros(k, dtype=np.int64)
+    nch = (n + CHUNK - 1) // CHUNK
+    kc = copy.shape[1] if copy.shape[0] == n else 0
+    m = (n_kept + stride - 1) // stride
+    sample = np.empty((k, m), dtype=np.float32)
+    kept = np.zeros(nch, dtype=np.int64)
+    for c in nb.prange(nch):
+        q = 0
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if keep[i]:
+                q += 1
+        kept[c] = q
+    before = np.zeros(nch, dtype=np.int64)
+    for c in range(1, nch):
+        before[c] = before[c - 1] + kept[c - 1]
+    clo = np.full((nch, k), np.inf)
+    chi = np.full((nch, k), -np.inf)
+    cnlo = np.zeros((nch, k), dtype=np.int64)
+    cnhi = np.zeros((nch, k), dtype=np.int64)
+    ncand = np.zeros(nch, dtype=np.int64)
+    for c in nb.prange(nch):
+        xs = np.empty(k, dtype=np.float64)
+        seen = before[c]
+        cd = _first_countdown(seen, stride)
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if not keep[i]:
+                continue
+            is_cand = False
+            for j in range(k):
+                x = raw_value(src, i, cols[j], a[j], b[j], 1.0)
+                r32 = np.float32(x)  # exact: raw values are float32
+                if j < kc:
+                    copy[i, j] = r32
+                if cd == 0:
+                    sample[j, seen // stride] = r32
+                if gain[j] != 1.0:
+                    x = x / gain[j]
+                xs[j] = x
+                if not (x >= thr_lo[j] and x < thr_hi[j] and np.isfinite(x)):
+                    is_cand = True
+            cd = stride - 1 if cd == 0 else cd - 1
+            seen += 1
+            if is_cand:
+                ncand[c] += 1
+                continue
+            for j in range(k):
+                x = xs[j]
+                if x <= clo[c, j]:
+                    if x < clo[c, j]:
+                        clo[c, j] = x
+                        cnlo[c, j] = 0
+                    cnlo[c, j] += 1
+                if x >= chi[c, j]:
+                    if x > chi[c, j]:
+                        chi[c, j] = x
+                        cnhi[c, j] = 0
+                    cnhi[c, j] += 1
+    # merge: global clean extremes and where each chunk writes its indices
+    clean = np.empty((k, 4), dtype=np.float64)
+    off_lo = np.zeros((nch, k), dtype=np.int64)
+    off_hi = np.zeros((nch, k), dtype=np.int64)
+    off_c = np.zeros(nch, dtype=np.int64)
+    for j in range(k):
+        glo = np.inf
+        ghi = -np.inf
+        for c in range(nch):
+            glo = min(glo, clo[c, j])
+            ghi = max(ghi, chi[c, j])
+        tlo = 0
+        thi = 0
+        for c in range(nch):
+            off_lo[c, j] = tlo
+            off_hi[c, j] = thi
+            if cnlo[c, j] > 0 and clo[c, j] == glo:
+                tlo += cnlo[c, j]
+            else:
+                cnlo[c, j] = 0
+            if cnhi[c, j] > 0 and chi[c, j] == ghi:
+                thi += cnhi[c, j]
+            else:
+                cnhi[c, j] = 0
+        clean[j, 0] = glo
+        clean[j, 1] = ghi
+        clean[j, 2] = tlo
+        clean[j, 3] = thi
+    n_cand = np.int64(0)
+    for c in range(nch):
+        off_c[c] = n_cand
+        n_cand += ncand[c]
     cl_min = np.empty((k, cap), dtype=np.int64)
     cl_max = np.empty((k, cap), dtype=np.int64)
     cand = np.empty(cap, dtype=np.int64)
-    n_cand = np.int64(0)
-    xs = np.empty(k, dtype=np.float64)
-    m = (n_kept + stride - 1) // stride
-    sample = np.empty((k, m), dtype=np.float32)
-    raw = np.empty(k, dtype=np.float32)
-    c = 0
-    seen = np.int64(0)
-    cd = np.int64(0)
-    kc = copy.shape[1] if copy.shape[0] == n else 0
-    for i in range(n):
-        if not keep[i]:
-            continue
-        is_cand = False
+    for c in nb.prange(nch):
+        busy = ncand[c] > 0
         for j in range(k):
-            x = raw_value(src, i, cols[j], a[j], b[j], 1.0)
-            raw[j] = np.float32(x)  # exact: raw values are float32
-            if j < kc:
-                copy[i, j] = raw[j]
-            if gain[j] != 1.0:
-                x = x / gain[j]
-            xs[j] = x
-            if not (x >= thr_lo[j] and x < thr_hi[j] and np.isfinite(x)):
-                is_cand = True
-        if cd == 0 and c < m:
+            if cnlo[c, j] > 0 or cnhi[c, j] > 0:
+                busy = True
+        if not busy:
+            continue
+        xs = np.empty(k, dtype=np.float64)
+        wc = off_c[c]
+        wlo = off_lo[c].copy()
+        whi = off_hi[c].copy()
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if not keep[i]:
+                continue
+            is_cand = False
             for j in range(k):
-                sample[j, c] = raw[j]
-            c += 1
-        seen += 1
-        cd = stride - 1 if cd == 0 else cd - 1
-        if is_cand:
-            if n_cand < cap:
-                cand[n_cand] = i
-            n_cand += 1
-            continue
-        for j in range(k):
-            x = xs[j]
-            if x <= clo[j]:
-                if x < clo[j]:
-                    clo[j] = x
-                    cnlo[j] = 0
-                if cnlo[j] < cap:
-                    cl_min[j, cnlo[j]] = i
-                cnlo[j] += 1
-            if x >= chi[j]:
-                if x > chi[j]:
-                    chi[j] = x
-                    cnhi[j] = 0
-                if cnhi[j] < cap:
-                    cl_max[j, cnhi[j]] = i
-                cnhi[j] += 1
-    clean = np.empty((k, 4), dtype=np.float64)
-    for j in range(k):
-        clean[j, 0] = clo[j]
-        clean[j, 1] = chi[j]
-        clean[j, 2] = cnlo[j]
-        clean[j, 3] = cnhi[j]
-    return clean, cl_min, cl_max, cand[: min(n_cand, cap)], n_cand, seen, sample[:, :c]
+                if kc == k:
+                    x = np.float64(copy[i, j])
+                else:
+                    x = raw_value(src, i, cols[j], a[j], b[j], 1.0)
+                if gain[j] != 1.0:
+                    x = x / gain[j]
+                xs[j] = x
+                if not (x >= thr_lo[j] and x < thr_hi[j] and np.isfinite(x)):
+                    is_cand = True
+            if is_cand:
+                if wc < cap:
+                    cand[wc] = i
+                wc += 1
+                continue
+            for j in range(k):
+                if cnlo[c, j] > 0 and xs[j] == clean[j, 0]:
+                    if wlo[j] < cap:
+                        cl_min[j, wlo[j]] = i
+                    wlo[j] += 1
+                if cnhi[c, j] > 0 and xs[j] == clean[j, 1]:
+                    if whi[j] < cap:
+                        cl_max[j, whi[j]] = i
+                    whi[j] += 1
+    seen_all = np.int64(0)
+    for c in range(nch):
+        seen_all += kept[c]
+    return clean, cl_min, cl_max, cand[: min(n_cand, cap)], n_cand, seen_all, sample
 
 
 @nb.njit(cache=True, nogil=True)
