@@ -20,7 +20,9 @@ from dataclasses import dataclass
 
 import numba as nb
 import numpy as np
-from scipy import ndimage, signal
+from scipy import ndimage
+
+from cytomics.peaks import find_peaks
 
 __all__ = [
     "Density1D",
@@ -355,7 +357,7 @@ def find_peaks_1d(
     if top <= 0:
         return []
     padded = np.concatenate([[0.0], d, [0.0]])
-    idx, props = signal.find_peaks(
+    idx, prominences = find_peaks(
         padded, height=min_height * top, prominence=min_prominence * top
     )
     peaks = []
@@ -370,7 +372,7 @@ def find_peaks_1d(
             Peak1D(
                 position=float(dens.centers[i - 1]),
                 height=float(d[i - 1]),
-                prominence=float(props["prominences"][k]),
+                prominence=float(prominences[k]),
                 mass=mass,
                 index=int(i - 1),
             )
