@@ -63,7 +63,7 @@ FSC-A/SSC-A/FSC-H as raw float32 (12 bytes per event) for the doublet and debris
 which then no longer stream the whole matrix. Samples, statistics and thresholds are those
 of the channel-by-channel algorithm, so results are identical to it. Kernels run in
 parallel over event chunks from :data:`PARALLEL_MIN_EVENTS` events on (on one thread below,
-or when the machine is saturated, see :func:`_qc_threads`).
+see :func:`_qc_threads`).
 
 Flags (``QCResult.flags``; human text in ``QCResult.messages``)
 ----------------------------------------------------------------
@@ -81,7 +81,6 @@ Skipped steps: ``margins_skipped_no_scatter``, ``time_qc_skipped_no_time``,
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -92,6 +91,7 @@ from cytomics import qc_kernels as K
 from cytomics.errors import ConfigError
 from cytomics.fcs.model import Acquisition, Channel
 from cytomics.gating.gates import BooleanGate, Dimension, Gate, PolygonGate, RectangleGate
+from cytomics.peaks import find_peaks
 from cytomics.populations import LABEL_CODES
 from cytomics.preprocess.model import Events
 
@@ -109,17 +109,13 @@ PARALLEL_MIN_EVENTS = 1_000_000
 
 
 def _qc_threads(n: int, threads: int) -> int:
-    """Threads for the QC kernels: one below :data:`PARALLEL_MIN_EVENTS` events or when
-    the machine is already saturated (1-minute load average >= CPUs: every parallel region
-    would then wait for a worker thread that gets no core; measured 1.5-2x slower than one
-    thread at 5 M events on a shared 2-core machine)."""
+    """Threads for the QC kernels: one below :data:`PARALLEL_MIN_EVENTS` events, else all
+    numba threads. The thread budget of a process is set from outside (the workflow gives
+    each sample job ``threads`` cores through ``NUMBA_NUM_THREADS``), so parallel regions
+    do not wait for workers that get no core."""
     if n < PARALLEL_MIN_EVENTS or threads <= 1:
         return 1
-    try:
-        load = os.getloadavg()[0]
-    except OSError:  # pragma: no cover - no load average on this platform
-        return threads
-    return 1 if load >= (os.cpu_count() or threads) else threads
+    return threads
 
 
 @dataclass(frozen=True, slots=True)
@@ -1390,45 +1386,12 @@ def _smooth(y: np.ndarray, sigma: float) -> np.ndarray:
     return np.convolve(np.pad(y, r, mode="reflect"), k, mode="valid")
 
 
-def _local_maxima(x: np.ndarray) -> list[int]:
-    """Local maxima of ``x`` as ``scipy.signal.find_peaks`` finds them: a plateau counts
-    once, at its middle (rounded down); the end points never count."""
-    out: list[int] = []
-    i, i_max = 1, len(x) - 1
-    while i < i_max:
-        if x[i - 1] < x[i]:
-            ahead = i + 1
-            while ahead < i_max and x[ahead] == x[i]:
-                ahead += 1
-            if x[ahead] < x[i]:
-                out.append((i + ahead - 1) // 2)
-                i = ahead
-        i += 1
-    return out
-
-
-def _prominence(x: np.ndarray, peak: int) -> float:
-    """Topographic prominence of ``x[peak]`` (``scipy.signal.peak_prominences``, no window)."""
-    top = x[peak]
-    left = top
-    i = peak
-    while i >= 0 and x[i] <= top:
-        left = min(left, x[i])
-        i -= 1
-    right = top
-    i = peak
-    while i < len(x) and x[i] <= top:
-        right = min(right, x[i])
-        i += 1
-    return float(top - max(left, right))
-
-
 def _peaks(y: np.ndarray, min_prominence: float) -> list[int]:
     """Local maxima of ``y`` (a maximum at either end counts) with at least this prominence
     (``scipy.signal.find_peaks(..., prominence=min_prominence)`` on ``y`` padded with -1;
     not imported: scipy.signal alone costs ~45 MiB of resident memory)."""
     x = np.concatenate([[-1.0], np.asarray(y, dtype=np.float64), [-1.0]])
-    return [p - 1 for p in _local_maxima(x) if _prominence(x, p) >= min_prominence]
+    return [int(p) - 1 for p in find_peaks(x, prominence=min_prominence)[0]]
 
 
 @dataclass(frozen=True, slots=True)
