@@ -152,6 +152,20 @@ class AlotGatingSettings:
         A cluster whose lineage-positive events are at least ``cluster_cd7_min`` CD7+ and
         less than ``cluster_mpo_max`` MPO+ is a CD7+ (non-myeloid) blast population:
         its CD7- events (normal CD34+ myeloid precursors) are not blasts.
+    cluster_mpo_reference_min, blast_share_core, blast_share_quantile, blast_share_min
+        A (non-B, non-CD7) cluster whose lineage-positive events are at least
+        ``cluster_mpo_reference_min`` MPO+ is myeloid: its MPO+ events are the blasts'
+        reference. Events of the blast region without MPO (CD34+ MPO- normal myeloid
+        precursors, MPO- blasts, basophils, plasma cells) are blasts only where, on CD45 /
+        log SSC, blasts with the reference's shape make up at least ``blast_share_min`` of
+        them; the number of such blasts is the ``blast_share_quantile`` of the density
+        ratio (others / reference) over the reference's core (density at least
+        ``blast_share_core`` of its peak).
+    cluster_mpo_sd_k
+        MPO+ blasts are homogeneous: the reference (and the MPO+ events counted without
+        the share test) are those within ``cluster_mpo_sd_k`` robust SDs (upper flank) of
+        the brightest MPO peak of the cluster's MPO+ events, when that bound lies above the
+        MPO threshold (the MPO-dim tail of normal precursors is judged like MPO- events).
     cluster_bins, cluster_sigma_bins, cluster_rel_persistence, cluster_floor_fraction
         Density (bins per axis, smoothing in bins) and basin split (valley depth, floor)
         used to find that main cluster.
@@ -200,6 +214,11 @@ class AlotGatingSettings:
     cluster_core_sd_k: float = 2.0
     cluster_cd7_min: float = 0.5
     cluster_mpo_max: float = 0.2
+    blast_share_core: float = 0.5
+    blast_share_quantile: float = 0.25
+    blast_share_min: float = 0.5
+    cluster_mpo_reference_min: float = 0.25
+    cluster_mpo_sd_k: float = 2.5
     cluster_bins: int = 64
     cluster_sigma_bins: float = 1.5
     cluster_rel_persistence: float = 0.3
@@ -552,6 +571,58 @@ def _closer_to_blasts(
         return None
     poly = dens.region_to_polygon(region, db.x_edges, db.y_edges, max_vertices=s.max_vertices)
     return poly if len(poly) >= 3 else None
+
+
+def _blast_share_polygon(
+    ref_x: np.ndarray, ref_y: np.ndarray, mix_x: np.ndarray, mix_y: np.ndarray,
+    s: AlotGatingSettings,
+) -> tuple[np.ndarray | None, float]:
+    """Where, on CD45 / log SSC, most events of a mixed population are blasts.
+
+    ``ref`` are blasts of the cluster's defining phenotype (e.g. its MPO+ events); ``mix``
+    the other events of the blast region (blasts lacking that marker, normal CD34+
+    myeloid precursors, basophils, plasma cells, debris). Blasts without the marker share
+    the blasts' CD45/SSC shape, so ``mix`` is read as ``a * f_ref + others``: ``a`` is the
+    largest multiple of the reference density that fits under the mixture over the core
+    of the blasts (a low quantile of the density ratio there, robust to other cells
+    piled on top). The polygon is where this blast share reaches ``blast_share_min`` of
+    the mixture (and the reference density ``cluster_floor_fraction`` of its peak).
+
+    Returns
+    -------
+    polygon, a
+        Polygon (CD45, linear SSC) or ``None`` (too few events / empty region), and the
+        estimated number of blasts among ``mix``.
+    """
+    if ref_x.size < s.min_control_events * 2 or mix_x.size < s.min_control_events:
+        return None, 0.0
+    lr = np.log(np.maximum(ref_y.astype(np.float64), 1e-4))
+    lm = np.log(np.maximum(mix_y.astype(np.float64), 1e-4))
+    ax, ay = np.concatenate([ref_x, mix_x]).astype(np.float64), np.concatenate([lr, lm])
+    xr = (float(np.quantile(ax, 0.001)) - 0.05, float(np.quantile(ax, 0.999)) + 0.05)
+    yr = (float(np.quantile(ay, 0.001)) - 0.2, float(np.quantile(ay, 0.999)) + 0.2)
+    kw = dict(xrange=xr, yrange=yr, bins=(s.cluster_bins, s.cluster_bins),
+              sigma_bins=s.cluster_sigma_bins)
+    db = dens.density_2d(ref_x.astype(np.float64), lr, **kw)
+    dm = dens.density_2d(mix_x.astype(np.float64), lm, **kw)
+    fb = db.density / max(float(db.density.sum()), 1e-12)
+    core = fb >= s.blast_share_core * float(fb.max())
+    ratio = dm.density[core] / np.maximum(fb[core], 1e-12)
+    a = float(min(np.quantile(ratio, s.blast_share_quantile), mix_x.size)) if ratio.size else 0.0
+    region = ((a * fb >= s.blast_share_min * dm.density)
+              & (fb >= s.cluster_floor_fraction * float(fb.max())))
+    if a < s.min_population_events or not region.any():
+        return None, a
+    poly = dens.region_to_polygon(region, db.x_edges, db.y_edges, max_vertices=s.max_vertices)
+    if len(poly) < 3:
+        return None, a
+    return np.column_stack([poly[:, 0], np.exp(poly[:, 1])]), a
+
+
+def _in_polygon(x: np.ndarray, y: np.ndarray, poly: np.ndarray) -> np.ndarray:
+    from cytomics.gating.strategy import _polygon
+
+    return _polygon(np.column_stack([x, y]).astype(np.float64), 0, 1, poly)
 
 
 def _b_blast_cluster_2d(
@@ -943,6 +1014,28 @@ def gate_alot(
             if f7 >= s.cluster_cd7_min and fmpo < s.cluster_mpo_max:
                 counted &= pos["CD7"][clu]
                 cluster_pheno = "cd7"
+        share_poly = None
+        mpo_level = float(thr.get("cyMPO", np.nan))
+        if (cluster_pheno == "lineage_positive" and "cyMPO" in lin_m
+                and float(pos["cyMPO"][clu][linpos].mean()) >= s.cluster_mpo_reference_min):
+            # myeloid cluster: its MPO+ events are the blasts' reference on CD45 / SSC;
+            # MPO- events (CD34+ normal precursors, MPO- blasts, basophils, plasma cells)
+            # count only where blasts of that shape make up most of them
+            # MPO+ blasts are homogeneous: MPO within a few SDs of their own peak; dimmer
+            # MPO+ events (normal precursors' MPO-dim tail) are judged like MPO- ones
+            mpo_v = mk["cyMPO"]
+            pk = _brightest_peak(mpo_v[clu[pos["cyMPO"][clu]]], s)
+            if pk is not None and pk[0] - s.cluster_mpo_sd_k * pk[1] > thr["cyMPO"]:
+                mpo_level = float(pk[0] - s.cluster_mpo_sd_k * pk[1])
+            mpo_bl = mpo_v >= mpo_level
+            ref = clu[mpo_bl[clu]]
+            mix = np.flatnonzero(other_ev & ~mpo_bl)
+            share_poly, _ = _blast_share_polygon(data[ref, cx], data[ref, cy],
+                                                 data[mix, cx], data[mix, cy], s)
+            counted = mpo_bl[clu].copy()
+            if share_poly is not None:
+                counted |= _in_polygon(data[clu, cx], data[clu, cy], share_poly)
+            cluster_pheno = "myeloid"
         frac_other = float(counted.sum()) / nucleated
         blast_ref = clu[counted] if counted.sum() >= s.min_population_events else None
         landmarks["blast_cluster"] = peak
@@ -985,6 +1078,15 @@ def gate_alot(
             if cluster_pheno == "cd7" and g_7 is not None:
                 excluded.append((g_7, False))
                 flags.append("blast_cluster_cd7_positive")
+            elif cluster_pheno == "myeloid" and g_mpo is not None:
+                g_lv = (g_mpo if mpo_level <= thr["cyMPO"] else gb.rectangle(
+                    "pheno_MPO_blast_level", parent, {events.markers["cyMPO"]: (mpo_level, None)}))
+                ops = [(g_lv, False)]
+                if share_poly is not None:
+                    ops.append((gb.polygon("alot_blast_share", parent, cx, cy, share_poly), False))
+                excluded.append((gb.boolean("alot_blast_mpo_or_share", parent, "or", ops), False)
+                            if len(ops) > 1 else (g_lv, False))
+                flags.append("blast_cluster_myeloid")
             elif cluster_pheno == "lineage_positive" and g_linneg is not None and core is not None:
                 # lineage-negative events are blasts only where the lineage-positive
                 # blasts sit on CD45/SSC (basophils, plasma cells, debris lie elsewhere)
@@ -1057,19 +1159,36 @@ def gate_alot(
                 blast_parts.append(gb.boolean(
                     "alot_blasts_in_gran", parent, "and", [(in_gran, False), (g, False)]))
                 flags.append("blasts_overlap_granulocytes_resolved_by_cd45_mpo")
-        if in_mono is not None and g_mpo is not None and frac_pos(g_mpo) >= 0.3:
-            # MPO+ blasts overlapping monocytes: MPO at the blast level, above monocytes
+        if (in_mono is not None and g_mpo is not None and frac_pos(g_mpo) >= 0.3
+                and blast_ref is not None):
+            # MPO+ blasts overlapping monocytes (also MPO+): expected only as far as the
+            # blasts' own CD45 / SSC spread reaches the monocyte gate; there, on CD45 vs
+            # MPO, the blasts' density (times that expectation) must beat the monocytes'
+            from scipy.special import ndtr
+
             mcol = events.markers["cyMPO"]
-            vals = data[masks[in_mono], mcol]
-            blast_mpo = data[blast_cluster & masks[g_mpo], mcol]
-            if vals.size > 20 and blast_mpo.size > 20:
-                mono_med, bl_med = float(np.median(vals)), float(np.median(blast_mpo))
-                if bl_med > mono_med + 0.08:
-                    cut = mono_med + 0.5 * (bl_med - mono_med)
-                    g = gb.rectangle("pheno_MPO_blastlevel", parent, {mcol: (cut, None)})
-                    blast_parts.append(gb.boolean(
-                        "alot_mpo_blasts_in_mono", parent, "and", [(in_mono, False), (g, False)]))
-                    flags.append("blasts_overlap_monocytes_resolved_by_lineage")
+            m_in = masks[in_mono]
+            xb = data[blast_ref, cx].astype(np.float64)
+            lb = np.log(np.maximum(y_s[blast_ref], 1e-6))
+
+            def tail_above(v: np.ndarray, cut: float) -> float:
+                med = float(np.median(v))
+                sd = max(float(np.median(np.abs(v - med))) / 0.6745, 1e-3)
+                return float(ndtr((med - cut) / sd))
+
+            p_in = (tail_above(xb, neutro[0] + mono_pos * span45)
+                    * tail_above(lb, float(np.log(ylo * s.mono_ssc_ratio_min))))
+            n_expect = blast_ref.size * p_in / max(1.0 - p_in, 1e-3)
+            poly = None
+            if n_expect >= s.min_population_events and m_in.sum() > 20:
+                poly = _closer_to_blasts((data[blast_ref, cx], data[blast_ref, mcol]),
+                                         (data[m_in, cx], data[m_in, mcol]), s,
+                                         prior=n_expect / float(m_in.sum()))
+            if poly is not None:
+                g = gb.polygon("pheno_CD45_MPO_blastlike_mono", parent, cx, mcol, poly)
+                blast_parts.append(gb.boolean(
+                    "alot_mpo_blasts_in_mono", parent, "and", [(in_mono, False), (g, False)]))
+                flags.append("blasts_overlap_monocytes_resolved_by_lineage")
     # monocytic blasts overlapping the monocytes: normal marrow / blood holds a few percent
     # of monocytes; a monocyte-gate population this large is a monocytic blast expansion
     # (flagged). Normal monocytes, if separate, are the brighter CD45 peak above it.
