@@ -175,3 +175,29 @@ def test_snakemake_batch_runs_every_sample_and_is_idempotent(batch: Path) -> Non
     assert "Nothing to be done" in second.stdout + second.stderr
     assert (batch / "results" / "samples" / "T1" / "result.json").stat().st_mtime_ns == stamp
     shutil.rmtree(batch / "results")
+
+
+def test_gating_flags_that_need_a_hematologist_make_the_result_review(
+    batch: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A missing internal T-cell control or a small ambiguous blast cluster is never
+    released as a plain 'ok': the result goes to review with the flag as its reason."""
+    from cytomics.config import load_config
+    from cytomics.gating import alot
+    from cytomics.pipeline import SampleRequest, analyze_sample
+
+    real = alot.gate_alot
+
+    def flagged(events, qc, **kw):
+        res = real(events, qc, **kw)
+        res.flags.extend(["lymphocyte_anchor_missing", "small_blast_cluster_review"])
+        return res
+
+    monkeypatch.setattr(alot, "gate_alot", flagged)
+    config = load_config(batch / "config" / "config.yaml")
+    req = SampleRequest(fcs=batch / "fcs" / "n.fcs", panel="alot", out_dir=tmp_path / "N1",
+                        sample_id="N1", make_plots=False)
+    result = analyze_sample(req, config)
+    assert result["status"] == "review"
+    reasons = {r["message"] for r in result["review_reasons"] if r["code"] == "gating"}
+    assert {"lymphocyte_anchor_missing", "small_blast_cluster_review"} <= reasons

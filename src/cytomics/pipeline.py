@@ -154,7 +154,7 @@ def _run_stages(
         gates.extend(gating.gates)
         result["gating"] = {"strategy": "alot", "flags": list(gating.flags)}
         for flag in gating.flags:
-            if flag.startswith(("population_missing", "review")):
+            if flag.startswith(REVIEW_GATING_FLAGS):
                 add_review(result, "gating", flag)
     else:
         add_review(
@@ -185,6 +185,12 @@ def _run_stages(
         result["plots"] = [str(Path(p).relative_to(out_dir)) for p in paths]
         written.add("plots")
     return written
+
+
+#: gating flags that make a hematologist look at the plots before the result is released:
+#: a population not found, the internal T-cell control missing (positions are then read
+#: from other landmarks), and the strategy's own review flags
+REVIEW_GATING_FLAGS = ("population_missing", "review", "lymphocyte_anchor", "small_blast_cluster")
 
 
 def _panel_family(panel: Any) -> str:
