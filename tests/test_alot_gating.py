@@ -122,6 +122,34 @@ def test_small_b_all_beside_hematogones(tmp_path):
     assert (res.labels[hg] == BLAST).mean() < 0.1
 
 
+
+def test_small_myeloid_blast_cluster_beside_normal_precursors(tmp_path):
+    """5 % CD34+ MPO+ AML in a marrow holding ~4 % normal CD34+ (mostly MPO-) myeloid
+    precursors: the blasts follow the MPO+ cluster; CD34+ MPO- precursors, plasma cells
+    and monocytes (MPO+, CD45 bright) are not swept in; the small cluster is flagged for
+    review."""
+    events, qc, res, truth = simulated("aml_cd34pos", 8, 0.05, tmp_path, n=40_000,
+                                       keep_path=False)
+    blasts = truth == BLAST
+    prec = truth == LABEL_CODES["myeloid_precursors"]
+    assert prec.sum() > 0.5 * blasts.sum()  # the case really holds many precursors
+    assert (res.labels[blasts] == BLAST).mean() > 0.9
+    assert (res.labels[prec] == BLAST).mean() < 0.5
+    mono = truth == LABEL_CODES["monocytes"]
+    assert (res.labels[mono] == BLAST).mean() < 0.05
+    assert f1(res.labels, truth, "blasts") > 0.8
+    assert "small_blast_cluster_review" in res.flags
+    assert "blast_cluster_myeloid" in res.flags
+    assert_labels_from_gates(events, qc, res)
+
+
+def test_large_cd34neg_aml_keeps_mpo_negative_blasts(tmp_path):
+    """95 % CD34- AML with partial MPO: the MPO- blasts share the MPO+ blasts' CD45/SSC
+    cloud and are counted (not left unclassified outside a fixed core)."""
+    _, _, res, truth = simulated("aml_cd34neg", 10, 0.95, tmp_path, n=40_000)
+    assert f1(res.labels, truth, "blasts") > 0.97
+    assert res.counts["lymphocytes"] > 0
+
 def test_monocytic_blasts_overlapping_monocytes():
     """Independent generator: monocytic blasts (CD34-, MPO dim, CD45 slightly below the
     monocytes) flood the monocyte gate; called blasts, flagged, normal monocytes of a
