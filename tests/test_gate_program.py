@@ -77,10 +77,9 @@ def test_program_matches_gate_by_gate_evaluation(seed):
 
     program = compile_gates(gates, lambda d: COLS[d.channel], root_ids=("qc",))
     labels = np.full(n, 3, dtype=np.uint8)
-    counts = label_events(data, program, terminals, root=root, labels=labels, root_code=4)
+    label_events(data, program, terminals, root=root, labels=labels, root_code=4)
 
     np.testing.assert_array_equal(labels, expected)
-    assert counts.tolist() == [int(ref[g.id].sum()) for g in gates]
     assert (labels[~root] == 3).all()  # events outside the root keep their label
 
 
@@ -149,6 +148,5 @@ def test_large_program_uses_the_general_path_with_same_result():
     program = compile_gates(gates, lambda d: COLS[d.channel], root_ids=("qc",))
     assert len(program.ids) > 63
     labels = np.zeros(n, np.uint8)
-    counts = label_events(data, program, terminals, root=root, labels=labels, root_code=200)
+    label_events(data, program, terminals, root=root, labels=labels, root_code=200)
     np.testing.assert_array_equal(labels, expected)
-    assert counts.tolist() == [int(ref[g.id].sum()) for g in gates]

@@ -671,11 +671,14 @@ def _b_blast_cluster_2d(
 
 
 def sample_rows(keep: np.ndarray, k: int, *, seed: int = 0) -> np.ndarray:
-    """Sorted indices of ``k`` events drawn uniformly without replacement among those where
-    ``keep`` holds (all of them when there are no more than ``k``); deterministic per seed.
+    """Sorted indices of ``k`` events drawn at random among those where ``keep`` holds (all
+    of them when there are no more than ``k``); deterministic per seed.
 
-    Draws candidate positions over the whole tube and keeps those in ``keep``, so no index
-    array of all kept events (40 MB at 5 M events) is built.
+    A stratified random sample: the tube is cut into equal strata along acquisition order,
+    one event is drawn at random in each, those outside ``keep`` are dropped and the rest
+    thinned evenly to ``k``. Every event has (to within one event per stratum) the same
+    chance to be drawn, the sample covers the whole acquisition, and no index array of all
+    kept events (40 MB at 5 M events) nor a sort is needed.
     """
     n = keep.size
     n_keep = int(np.count_nonzero(keep))
@@ -683,11 +686,12 @@ def sample_rows(keep: np.ndarray, k: int, *, seed: int = 0) -> np.ndarray:
         return np.flatnonzero(keep)
     rng = np.random.default_rng(seed)
     m = min(n, int(1.1 * k * n / n_keep) + 1000)
-    cand = rng.choice(n, m, replace=False)
+    edges = (np.arange(m + 1, dtype=np.int64) * n) // m  # m disjoint strata, >= 1 event
+    cand = edges[:-1] + (rng.random(m) * np.diff(edges)).astype(np.int64)
     cand = cand[keep[cand]]
-    if cand.size < k:  # pathological sparsity: fall back to the exact draw
+    if cand.size < k:  # pathological: kept events bunched in a few strata
         cand = np.flatnonzero(keep)
-    return np.sort(rng.choice(cand, k, replace=False))
+    return cand[np.linspace(0, cand.size - 1, k).astype(np.int64)]
 
 
 def _sample_events(events: Events, rows: np.ndarray) -> Events:

@@ -333,7 +333,7 @@ def _gate_member(g, i, data, kind, cols, lo, hi, start, vx, vy, vstart, raster, 
 @nb.njit(parallel=True, cache=True)
 def _label_kernel(data, root, kind, parent, cols, lo, hi, start, vx, vy, vstart, raster,
                   rstart, rinv, mat, mstart, dist2, ops, comp, ostart, term_gate, term_code,
-                  root_code, labels, counts, n_chunks):
+                  root_code, labels, n_chunks):
     n = data.shape[0]
     n_gates = kind.shape[0]
     step = (n + n_chunks - 1) // n_chunks
@@ -355,9 +355,6 @@ def _label_kernel(data, root, kind, parent, cols, lo, hi, start, vx, vy, vstart,
                 if state[term_gate[t]]:
                     lab = term_code[t]
             labels[i] = lab
-            for g in range(n_gates):
-                if state[g]:
-                    counts[c, g] += 1
 
 
 _ROOT_BIT = 63  # bit of the root mask in the one-word state of small programs
@@ -383,7 +380,7 @@ def _bit_masks(program: GateProgram) -> tuple[np.ndarray, np.ndarray, np.ndarray
 @nb.njit(parallel=True, cache=True)
 def _label_kernel_bits(data, root, kind, pbit, cols, lo, hi, start, vx, vy, vstart, raster,
                        rstart, rinv, mat, mstart, dist2, ops, comp, ostart, opmask, compmask,
-                       term_gate, term_code, root_code, labels, counts, n_chunks):
+                       term_gate, term_code, root_code, labels, n_chunks):
     """:func:`_label_kernel` for programs of at most 63 gates: the state of an event is
     one 64-bit word, and a Boolean gate is two bit operations on it."""
     n = data.shape[0]
@@ -421,9 +418,6 @@ def _label_kernel_bits(data, root, kind, pbit, cols, lo, hi, start, vx, vy, vsta
                 if (bits >> np.uint64(term_gate[t])) & one != zero:
                     lab = term_code[t]
             labels[i] = lab
-            for g in range(n_gates):
-                if (bits >> np.uint64(g)) & one != zero:
-                    counts[c, g] += 1
 
 
 def label_events(
@@ -434,7 +428,7 @@ def label_events(
     root: np.ndarray,
     labels: np.ndarray,
     root_code: int,
-) -> np.ndarray:
+) -> None:
     """Label every root event from the program's terminal gates, in place, in one pass.
 
     Parameters
@@ -453,11 +447,6 @@ def label_events(
         terminal gate contains them.
     root_code
         Label of root events outside every terminal gate.
-
-    Returns
-    -------
-    numpy.ndarray
-        int64 ``[n_gates]``: events in each gate (in ``program.ids`` order).
     """
     if data.ndim != 2 or data.shape[0] != labels.shape[0] or root.shape[0] != labels.shape[0]:
         raise ValueError("data, root and labels must describe the same events")
@@ -468,17 +457,15 @@ def label_events(
     term_code = np.array([c for _, c in terminals], dtype=np.uint8)
     n = data.shape[0]
     n_chunks = max(1, min(64, n // 16384 + 1))
-    counts = np.zeros((n_chunks, len(program.ids)), dtype=np.int64)
     root = np.ascontiguousarray(root, dtype=np.bool_)
     p = program
     geometry = (p.cols, p.lo, p.hi, p.start, p.vx, p.vy, p.vstart, p.raster, p.rstart, p.rinv,
                 p.mat, p.mstart, p.dist2, p.ops, p.comp, p.ostart)
-    tail = (term_gate, term_code, np.uint8(root_code), labels, counts, n_chunks)
+    tail = (term_gate, term_code, np.uint8(root_code), labels, n_chunks)
     if 0 < len(p.ids) < _ROOT_BIT:
         pbit, opmask, compmask = _bit_masks(p)
         _label_kernel_bits(data, root, p.kind, pbit, *geometry, opmask, compmask, *tail)
     elif len(p.ids):
         _label_kernel(data, root, p.kind, p.parent, *geometry, *tail)
     else:
-        labels[np.asarray(root, dtype=bool)] = np.uint8(root_code)
-    return counts.sum(axis=0)
+        labels[root] = np.uint8(root_code)
