@@ -178,6 +178,27 @@ def test_independent_synthetic_generator(lineage, bf):
     assert_labels_from_gates(ev, qc, res)
 
 
+@pytest.mark.parametrize(("seed", "bf"), [(61, 0.12), (78, 0.15), (34, 0.2)])
+def test_b_all_10_to_20_percent_not_called_hematogones_independent_generator(seed, bf):
+    """A compact B-blast cluster only slightly dimmer than the hematogones (independent
+    generator geometry) is leukemic by its shape (as compact as the neutrophils, unlike
+    the hematogone continuum), not by a fixed CD45 distance."""
+    ev, truth = synthetic_alot(lineage="b", blast_fraction=bf, seed=seed, n_events=40_000)
+    qc = trivial_qc(ev.n_events)
+    res = gate_alot(ev, qc)
+    assert "no_abnormal_blast_cluster" not in res.flags
+    assert f1(res.labels, truth, "blasts") > 0.8
+    assert_labels_from_gates(ev, qc, res)
+
+
+@pytest.mark.parametrize("seed", [61, 78])
+def test_synthetic_normal_marrow_hematogones_stay_normal(seed):
+    ev, _ = synthetic_alot(lineage="b", blast_fraction=0.0, seed=seed, n_events=40_000)
+    res = gate_alot(ev, trivial_qc(ev.n_events))
+    assert int((res.labels == LABEL_CODES["blasts"]).sum()) < 0.005 * ev.n_events
+    assert "no_abnormal_blast_cluster" in res.flags
+
+
 def test_missing_population_is_flagged_not_invented():
     ev, truth = synthetic_alot(lineage="aml", blast_fraction=0.4, seed=6,
                                drop=("monocytes", "cd45_negative"), specimen="PB")

@@ -127,6 +127,13 @@ class AlotGatingSettings:
         CD45 / log SSC (a polygon) when they split into several; otherwise it ends at the
         CD45 valley to the hematogones or ``b_cluster_sd_k`` robust SDs above its peak
         (hematogones above stay normal).
+    b_compact_min_fraction, b_compact_sd_ratio
+        Shape rule, independent of where the hematogones sit on CD45: hematogones are a
+        maturation continuum spread along CD45, a leukemic B population a compact,
+        homogeneous cluster. A B cluster holding at least ``b_compact_min_fraction`` of
+        nucleated events whose CD45 robust SD is at most ``b_compact_sd_ratio`` times
+        that of the neutrophils (a homogeneous normal population of the same tube: the
+        instrument's spread) is abnormal however close its CD45 lies to the hematogones.
     other_abnormal_min_fraction
         Non-B events of the blast region form an abnormal (non-B) blast population only
         when their *main cluster* (the density basin on CD45 / log SSC holding most of
@@ -207,6 +214,8 @@ class AlotGatingSettings:
     b_cluster_min_fraction: float = 0.02
     b_cluster_sd_k: float = 2.0
     hematogone_cd45_floor: float = 0.4
+    b_compact_min_fraction: float = 0.08
+    b_compact_sd_ratio: float = 1.3
     other_abnormal_min_fraction: float = 0.035
     other_review_max_fraction: float = 0.10
     mono_abnormal_min_fraction: float = 0.25
@@ -445,7 +454,8 @@ def _brightest_peak(x: np.ndarray, s: AlotGatingSettings) -> tuple[float, float]
 
 
 def _b_blast_cluster(
-    x45: np.ndarray, neutro45: float, span45: float, nucleated: int, s: AlotGatingSettings
+    x45: np.ndarray, neutro45: float, span45: float, nucleated: int, s: AlotGatingSettings,
+    *, ref_sd: float = float("nan"),
 ) -> tuple[float, bool]:
     """CD45 upper limit of a leukemic B cluster among B-like (CD19+ cyCD79a+) events of the
     blast region, and whether the cluster is abnormal.
@@ -455,7 +465,9 @@ def _b_blast_cluster(
     peak. It is abnormal when it holds ``b_abnormal_min_fraction`` of the nucleated
     events, or ``b_cluster_min_fraction`` with a peak clearly dimmer than the earliest
     hematogones (``hematogone_cd45_floor``, in units of the neutrophil-to-lymphocyte CD45
-    distance below the neutrophils).
+    distance below the neutrophils), or ``b_compact_min_fraction`` with a CD45 spread
+    (robust SD of the peak's lower flank) no wider than ``b_compact_sd_ratio`` times
+    ``ref_sd`` (the neutrophils' CD45 robust SD): a compact cluster, not a continuum.
     """
     if x45.size < s.min_population_events:
         return float("inf"), False
@@ -473,7 +485,10 @@ def _b_blast_cluster(
         cut = min(cut, dens.valley_between(d, low.position, peaks[1].position))
     frac = float((x45 < cut).sum()) / max(nucleated, 1)
     dim = low.position <= neutro45 - s.hematogone_cd45_floor * span45
-    abnormal = frac >= s.b_abnormal_min_fraction or (frac >= s.b_cluster_min_fraction and dim)
+    compact = bool(np.isfinite(ref_sd)) and sd <= s.b_compact_sd_ratio * ref_sd
+    abnormal = (frac >= s.b_abnormal_min_fraction
+                or (frac >= s.b_cluster_min_fraction and dim)
+                or (frac >= s.b_compact_min_fraction and compact))
     return float(cut), bool(abnormal)
 
 
@@ -627,7 +642,7 @@ def _in_polygon(x: np.ndarray, y: np.ndarray, poly: np.ndarray) -> np.ndarray:
 
 def _b_blast_cluster_2d(
     x45: np.ndarray, ssc: np.ndarray, neutro45: float, span45: float, nucleated: int,
-    s: AlotGatingSettings,
+    s: AlotGatingSettings, *, ref_sd: float = float("nan"),
 ) -> tuple[np.ndarray | None, np.ndarray, bool]:
     """Leukemic B cluster among B-like events of the blast region on CD45 / log SSC.
 
@@ -666,7 +681,12 @@ def _b_blast_cluster_2d(
     poly = np.column_stack([poly[:, 0], np.exp(poly[:, 1])])
     frac = float(member.sum()) / max(nucleated, 1)
     dim = info[k]["x"] <= neutro45 - s.hematogone_cd45_floor * span45
-    abnormal = frac >= s.b_abnormal_min_fraction or (frac >= s.b_cluster_min_fraction and dim)
+    xm = x45[member]
+    sd = float(np.median(np.abs(xm - np.median(xm)))) / 0.6745 if xm.size else float("inf")
+    compact = bool(np.isfinite(ref_sd)) and sd <= s.b_compact_sd_ratio * ref_sd
+    abnormal = (frac >= s.b_abnormal_min_fraction
+                or (frac >= s.b_cluster_min_fraction and dim)
+                or (frac >= s.b_compact_min_fraction and compact))
     return poly, member, bool(abnormal)
 
 
@@ -809,9 +829,12 @@ def gate_alot(
     ssc_ratio = y_s / ylo
     high_ssc = ssc_ratio >= 0.5 * (s.mono_ssc_ratio_min + s.default_neutrophil_ssc_ratio)
     neut = high_ssc & mpo_pos
+    neutro_sd = float("nan")  # CD45 spread of a homogeneous normal population
     if neut.sum() >= s.min_control_events:
         neutro = (float(np.median(x_s[neut])), float(np.median(y_s[neut])))
         landmarks["neutrophils"] = neutro
+        xn = x_s[neut]
+        neutro_sd = float(np.median(np.abs(xn - neutro[0]))) / 0.6745
     else:
         neutro = (lymph[0] - s.default_lymph_cd45_offset, lymph[1] * s.default_neutrophil_ssc_ratio)
     span45 = max(lymph[0] - neutro[0], 0.08)
@@ -984,10 +1007,12 @@ def gate_alot(
         t_like = m_c & masks[g_tbl] if g_tbl else np.zeros(n, bool)
         # hematogones form a CD45 continuum from dim to the lymphocytes; a leukemic B cluster
         # is a compact CD45 peak below it (or more B events than normal marrow holds)
-        b_cut, b_abn = _b_blast_cluster(data[b_like, cx], neutro[0], span45, nucleated, s)
+        b_cut, b_abn = _b_blast_cluster(data[b_like, cx], neutro[0], span45, nucleated, s,
+                                        ref_sd=neutro_sd)
         n_bcl = int((data[b_like, cx] < b_cut).sum()) if b_abn else 0
         b_poly, b_mem, b_abn2 = _b_blast_cluster_2d(data[b_like, cx], data[b_like, cy],
-                                                    neutro[0], span45, nucleated, s)
+                                                    neutro[0], span45, nucleated, s,
+                                                    ref_sd=neutro_sd)
         if b_poly is not None and b_abn2:
             b_abn, n_bcl = True, int(b_mem.sum())
         else:
