@@ -275,3 +275,18 @@ def test_sample_rows_draws_kept_events_uniformly():
     small = np.zeros(100, bool)
     small[::3] = True
     assert np.array_equal(sample_rows(small, 50), np.flatnonzero(small))
+
+
+def test_inconsistent_anchors_on_a_real_file_are_flagged_for_review(corpus):
+    """A real MACSQuant CD45/CD3 tube (not ALOT): the anchors found put the 'neutrophils'
+    CD45-brighter than the 'lymphocytes'; the gating must say review, not a diagnosis."""
+    from cytomics.fcs import read_fcs
+    from cytomics.preprocess.pipeline import preprocess
+    from cytomics.qc import run_qc
+
+    path = corpus / "cytoflow/cytoflow/tests/data/instruments/Miltenyi Biotec - MACSQuant Analyzer.fcs"
+    acq = read_fcs(path)
+    markers = {"CD45": acq.channel_index("FL1-A"), "smCD3": acq.channel_index("FL3-A")}
+    events = preprocess(acq, markers=markers)
+    res = gate_alot(events, run_qc(events))
+    assert "review_anchor_geometry" in res.flags

@@ -837,6 +837,11 @@ def gate_alot(
         neutro_sd = float(np.median(np.abs(xn - neutro[0]))) / 0.6745
     else:
         neutro = (lymph[0] - s.default_lymph_cd45_offset, lymph[1] * s.default_neutrophil_ssc_ratio)
+    if "neutrophils" in landmarks and (neutro[0] >= lymph[0] or neutro[1] < 1.5 * lymph[1]):
+        # neutrophils are CD45-dimmer and far more granular than lymphocytes in every normal
+        # leukocyte sample: anchors breaking that were read off the wrong populations, and
+        # every position derived from them is suspect
+        flags.append("review_anchor_geometry")
     span45 = max(lymph[0] - neutro[0], 0.08)
     lr_g = np.log(max(neutro[1] / ylo, 1.5))
     # monocytes: the brightest CD45 peak of the intermediate-SSC band; their gate reaches
