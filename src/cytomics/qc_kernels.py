@@ -576,6 +576,27 @@ def count_non_decreasing(t):  # pragma: no cover - compiled
     return c
 
 
+
+@nb.njit(cache=True, nogil=True)
+def _combine_extremes(part):  # pragma: no cover - compiled
+    """(min x, max x, min y, max y) over per-chunk rows of ``part``; NaN pairs when no
+    finite value was seen."""
+    ext = np.empty(4, dtype=np.float64)
+    ext[0] = np.inf
+    ext[1] = -np.inf
+    ext[2] = np.inf
+    ext[3] = -np.inf
+    for c in range(part.shape[0]):
+        ext[0] = min(ext[0], part[c, 0])
+        ext[1] = max(ext[1], part[c, 1])
+        ext[2] = min(ext[2], part[c, 2])
+        ext[3] = max(ext[3], part[c, 3])
+    for q in (0, 2):
+        if ext[q] > ext[q + 1]:
+            ext[q] = np.nan
+            ext[q + 1] = np.nan
+    return ext
+
 @nb.njit(cache=True, nogil=True, parallel=True)
 def ratio_scan(
     keep, asrc, acol, aa, ab, again, hsrc, hcol, ha, hb, hgain, offset, stride
@@ -614,24 +635,12 @@ def ratio_scan(
         part[c, 2] = hmin
         part[c, 3] = hmax
         kept[c] = k
-    ext = np.empty(4, dtype=np.float64)
-    ext[0] = np.inf
-    ext[1] = -np.inf
-    ext[2] = np.inf
-    ext[3] = -np.inf
+    ext = _combine_extremes(part)
     before = np.empty(nch, dtype=np.int64)
     total = np.int64(0)
     for c in range(nch):
         before[c] = total
         total += kept[c]
-        ext[0] = min(ext[0], part[c, 0])
-        ext[1] = max(ext[1], part[c, 1])
-        ext[2] = min(ext[2], part[c, 2])
-        ext[3] = max(ext[3], part[c, 3])
-    for q in (0, 2):
-        if ext[q] > ext[q + 1]:
-            ext[q] = np.nan
-            ext[q + 1] = np.nan
     out = np.empty((total + stride - 1) // stride, dtype=np.float64)
     for c in nb.prange(nch):
         seen = before[c]
@@ -768,21 +777,7 @@ def remove_in_box(
         ex[c, 1] = xmax
         ex[c, 2] = ymin
         ex[c, 3] = ymax
-    ext = np.empty(4, dtype=np.float64)
-    ext[0] = np.inf
-    ext[1] = -np.inf
-    ext[2] = np.inf
-    ext[3] = -np.inf
-    for c in range(nch):
-        ext[0] = min(ext[0], ex[c, 0])
-        ext[1] = max(ext[1], ex[c, 1])
-        ext[2] = min(ext[2], ex[c, 2])
-        ext[3] = max(ext[3], ex[c, 3])
-    for q in (0, 2):
-        if ext[q] > ext[q + 1]:
-            ext[q] = np.nan
-            ext[q + 1] = np.nan
-    return r.sum(), ext
+    return r.sum(), _combine_extremes(ex)
 
 
 @nb.njit(cache=True, nogil=True)
