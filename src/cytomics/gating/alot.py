@@ -557,6 +557,15 @@ def _ellipse_polygon(e: tuple[float, float, float, float], n_vertices: int) -> n
     return np.column_stack([e[0] + e[2] * np.cos(t), np.exp(e[1] + e[3] * np.sin(t))])
 
 
+def _robust_tail_above(v: np.ndarray, cut: float) -> float:
+    """Share of a normal with the median and MAD-based SD of ``v`` lying above ``cut``."""
+    from scipy.special import ndtr
+
+    med = float(np.median(v))
+    sd = max(float(np.median(np.abs(v - med))) / 0.6745, 1e-3)
+    return float(ndtr((med - cut) / sd))
+
+
 def _closer_to_blasts(
     blast_xy: tuple[np.ndarray, np.ndarray],
     ref_xy: tuple[np.ndarray, np.ndarray],
@@ -1165,6 +1174,24 @@ def gate_alot(
                     continue
                 blast_parts.append(gb.boolean(
                     f"alot_cd34_blasts_in_{tag}", parent, "and", [(reg, False), (g_34, False)]))
+        def add_blastlike(region: str, m_region: np.ndarray, normal: np.ndarray, mcol: int,
+                          p_beyond: float, enough: bool, gate_id: str, bool_id: str,
+                          flag: str) -> None:
+            # blasts expected in ``region`` (``p_beyond`` of the blasts' own spread lies
+            # there); on CD45 vs MPO, the blast density weighted by that expectation must
+            # beat the density of the region's ``normal`` events
+            n_expect = blast_ref.size * p_beyond / max(1.0 - p_beyond, 1e-3)
+            if not (n_expect >= s.min_population_events and enough):
+                return
+            poly = _closer_to_blasts((data[blast_ref, cx], data[blast_ref, mcol]),
+                                     (data[normal, cx], data[normal, mcol]), s,
+                                     prior=n_expect / float(m_region.sum()))
+            if poly is None:
+                return
+            g = gb.polygon(gate_id, parent, cx, mcol, poly)
+            blast_parts.append(gb.boolean(bool_id, parent, "and", [(region, False), (g, False)]))
+            flags.append(flag)
+
         in_gran = excl.get("granulocytes")
         if (blast_lineage == "other" and in_gran is not None and "cyMPO" in present
                 and blast_ref is not None):
@@ -1176,53 +1203,23 @@ def gate_alot(
             # expected blasts above the granulocyte SSC boundary, from the blasts' own
             # log-SSC spread (log-normal), per granulocyte-gate event
             lb = np.log(np.maximum(y_s[blast_ref], 1e-6))
-            med = float(np.median(lb))
-            sd = max(float(np.median(np.abs(lb - med))) / 0.6745, 1e-3)
-            from scipy.special import ndtr
-
-            z = (np.log(ylo) + s.gran_ssc_position * lr_g - med) / sd
-            p_hi = float(ndtr(-z))
-            n_expect = blast_ref.size * p_hi / max(1.0 - p_hi, 1e-3)
-            poly = None
-            if n_expect >= s.min_population_events and g_in.any():
-                poly = _closer_to_blasts((data[blast_ref, cx], data[blast_ref, mcol]),
-                                         (data[ref, cx], data[ref, mcol]), s,
-                                         prior=n_expect / float(g_in.sum()))
-            if poly is not None:
-                g = gb.polygon("pheno_CD45_MPO_blastlike", parent, cx, mcol, poly)
-                blast_parts.append(gb.boolean(
-                    "alot_blasts_in_gran", parent, "and", [(in_gran, False), (g, False)]))
-                flags.append("blasts_overlap_granulocytes_resolved_by_cd45_mpo")
+            p_hi = _robust_tail_above(lb, float(np.log(ylo) + s.gran_ssc_position * lr_g))
+            add_blastlike(in_gran, g_in, ref, mcol, p_hi, g_in.any(), "pheno_CD45_MPO_blastlike",
+                          "alot_blasts_in_gran", "blasts_overlap_granulocytes_resolved_by_cd45_mpo")
         if (in_mono is not None and g_mpo is not None and frac_pos(g_mpo) >= 0.3
                 and blast_ref is not None):
             # MPO+ blasts overlapping monocytes (also MPO+): expected only as far as the
             # blasts' own CD45 / SSC spread reaches the monocyte gate; there, on CD45 vs
             # MPO, the blasts' density (times that expectation) must beat the monocytes'
-            from scipy.special import ndtr
-
             mcol = events.markers["cyMPO"]
             m_in = masks[in_mono]
             xb = data[blast_ref, cx].astype(np.float64)
             lb = np.log(np.maximum(y_s[blast_ref], 1e-6))
-
-            def tail_above(v: np.ndarray, cut: float) -> float:
-                med = float(np.median(v))
-                sd = max(float(np.median(np.abs(v - med))) / 0.6745, 1e-3)
-                return float(ndtr((med - cut) / sd))
-
-            p_in = (tail_above(xb, neutro[0] + mono_pos * span45)
-                    * tail_above(lb, float(np.log(ylo * s.mono_ssc_ratio_min))))
-            n_expect = blast_ref.size * p_in / max(1.0 - p_in, 1e-3)
-            poly = None
-            if n_expect >= s.min_population_events and m_in.sum() > 20:
-                poly = _closer_to_blasts((data[blast_ref, cx], data[blast_ref, mcol]),
-                                         (data[m_in, cx], data[m_in, mcol]), s,
-                                         prior=n_expect / float(m_in.sum()))
-            if poly is not None:
-                g = gb.polygon("pheno_CD45_MPO_blastlike_mono", parent, cx, mcol, poly)
-                blast_parts.append(gb.boolean(
-                    "alot_mpo_blasts_in_mono", parent, "and", [(in_mono, False), (g, False)]))
-                flags.append("blasts_overlap_monocytes_resolved_by_lineage")
+            p_in = (_robust_tail_above(xb, neutro[0] + mono_pos * span45)
+                    * _robust_tail_above(lb, float(np.log(ylo * s.mono_ssc_ratio_min))))
+            add_blastlike(in_mono, m_in, m_in, mcol, p_in, m_in.sum() > 20,
+                          "pheno_CD45_MPO_blastlike_mono", "alot_mpo_blasts_in_mono",
+                          "blasts_overlap_monocytes_resolved_by_lineage")
     # monocytic blasts overlapping the monocytes: normal marrow / blood holds a few percent
     # of monocytes; a monocyte-gate population this large is a monocytic blast expansion
     # (flagged). Normal monocytes, if separate, are the brighter CD45 peak above it.
