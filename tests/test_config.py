@@ -33,3 +33,32 @@ def test_missing_and_unparsable(tmp_path: Path) -> None:
     broken.write_text("samples: [unclosed\n")
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(broken)
+
+
+def test_resolved_config_writes_out_every_stage_threshold(tmp_path: Path) -> None:
+    from dataclasses import fields
+
+    from cytomics.gating.alot import AlotGatingSettings
+    from cytomics.pipeline import resolve_config
+    from cytomics.qc import QCSettings
+
+    config = load_config()
+    resolved = resolve_config(config)
+    assert config["qc"] == {} and config["gating"] == {}  # input untouched
+    assert set(resolved["qc"]) == {f.name for f in fields(QCSettings)}
+    assert set(resolved["gating"]) == {f.name for f in fields(AlotGatingSettings)}
+    assert resolved["gating"]["sample_events"] == AlotGatingSettings().sample_events
+    # a resolved config is a valid config, and resolving it again changes nothing
+    path = tmp_path / "effective.json"
+    import json
+
+    path.write_text(json.dumps(resolved))
+    reloaded = load_config(path)
+    assert resolve_config(reloaded) == resolved
+    assert config_sha256(resolve_config(reloaded)) == config_sha256(resolved)
+    # a lab override is kept, and it changes the provenance hash
+    override = dict(config, qc={"debris_ssc_nmad": 5.0})
+    assert resolve_config(override)["qc"]["debris_ssc_nmad"] == 5.0
+    assert config_sha256(resolve_config(override)) != config_sha256(resolved)
+    with pytest.raises(ConfigError, match="no_such_threshold"):
+        resolve_config(dict(config, gating={"no_such_threshold": 1}))

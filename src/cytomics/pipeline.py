@@ -40,6 +40,43 @@ class SampleRequest:
     make_plots: bool = True
 
 
+def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The configuration with every stage threshold written out.
+
+    ``qc:`` and ``gating:`` in the config file list only what a laboratory overrides; the
+    stage dataclasses (:class:`cytomics.qc.QCSettings`,
+    :class:`cytomics.gating.alot.AlotGatingSettings`) hold the documented defaults. This
+    returns a copy with both sections expanded to every field, so the effective
+    configuration of a batch (``results/config.effective.json``) and the
+    ``provenance.config_sha256`` of each result cover the thresholds actually applied,
+    defaults included. Resolving a resolved configuration returns it unchanged.
+
+    Parameters
+    ----------
+    config
+        Validated configuration (:func:`cytomics.config.load_config`).
+
+    Returns
+    -------
+    dict
+        A new mapping; ``config`` is not modified.
+
+    Raises
+    ------
+    ConfigError
+        Unknown or invalid stage settings.
+    """
+    from dataclasses import asdict
+
+    from cytomics.gating.alot import AlotGatingSettings
+    from cytomics.qc import QCSettings
+
+    resolved = dict(config)
+    resolved["qc"] = asdict(QCSettings.from_mapping(config.get("qc") or {}))
+    resolved["gating"] = asdict(AlotGatingSettings.from_mapping(config.get("gating") or {}))
+    return resolved
+
+
 def analyze_sample(request: SampleRequest, config: dict[str, Any]) -> dict[str, Any]:
     """Analyse one FCS file and write its outputs.
 
@@ -58,6 +95,7 @@ def analyze_sample(request: SampleRequest, config: dict[str, Any]) -> dict[str, 
     """
     from cytomics.config import config_sha256
 
+    config = resolve_config(config)
     out_dir = Path(request.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     result = new_result(request.sample_id)

@@ -10,9 +10,11 @@ rule effective_config:
     log:
         RESULTS / "logs" / "effective_config.log",
     run:
+        # every threshold written out (stage defaults included), so the batch is auditable
         from cytomics.atomic import write_json
+        from cytomics.pipeline import resolve_config
 
-        write_json(output[0], params.config)
+        write_json(output[0], resolve_config(params.config))
 
 
 rule analyze:
