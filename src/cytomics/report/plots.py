@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from cytomics.gating.density import histogram_2d
-from cytomics.gating.gates import PolygonGate
+from cytomics.gating.gates import Gate, PolygonGate, RectangleGate
 from cytomics.populations import AGGREGATES, LABEL_CODES
 from cytomics.preprocess.model import Events
+from cytomics.report._layers import NO_GROUP, layer_histograms
 
 __all__ = [
     "plot_alot_overview",
@@ -32,6 +32,9 @@ COLOURS = {
     "nucleated": "#1f77b4",
     "debris": "#d62728",
     "lymphocytes": "#1f77b4",
+    "t_cells": "#1f77b4",
+    "b_cells": "#ff7f0e",
+    "nk_cells": "#8c564b",
     "monocytes": "#2ca02c",
     "granulocytes": "#9467bd",
     "eosinophils": "#e377c2",
@@ -71,17 +74,76 @@ def _figure():
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.6, 5.0), dpi=110)
+    # fixed margins (tight_layout would draw the figure an extra time)
+    fig.subplots_adjust(left=0.15, right=0.97, bottom=0.11, top=0.93)
     return plt, fig, ax
 
 
-def _density_layer(ax, x, y, xr, yr, mask, cmap, alpha=1.0, log=True):
-    h = histogram_2d(x, y, xrange=xr, yrange=yr, bins=(BINS, BINS), mask=mask)
-    if h.sum() == 0:
-        return
-    z = np.log1p(h) if log else h
-    z = np.ma.masked_where(h <= 0, z)
-    ax.imshow(z.T, origin="lower", extent=(*xr, *yr), aspect="auto", cmap=cmap,
-              alpha=alpha, interpolation="nearest")
+def _tint(colour: str, towards: str, amount: float) -> tuple[float, float, float]:
+    from matplotlib.colors import to_rgb
+
+    a, b = np.asarray(to_rgb(colour)), np.asarray(to_rgb(towards))
+    return tuple(float(v) for v in (1.0 - amount) * a + amount * b)
+
+
+def _layer_rgba(counts: np.ndarray, low: tuple, high: tuple, alpha: float) -> np.ndarray:
+    """RGBA image ``[y, x, 4]`` of one layer: log density from ``low`` to ``high``, transparent
+    where empty (so sparse events stay visible, never white on white)."""
+    present = counts.T > 0
+    z = np.log1p(counts.T.astype(np.float64))
+    zmax = float(z.max()) if present.any() else 0.0
+    t = z / zmax if zmax > 0 else z
+    rgba = np.empty((*present.shape, 4))
+    for k in range(3):
+        rgba[..., k] = low[k] + (high[k] - low[k]) * t
+    rgba[..., 3] = np.where(present, alpha, 0.0)
+    return rgba
+
+
+def _composite(layers: Sequence[np.ndarray]) -> np.ndarray:
+    """Alpha-blend RGBA layers over white, first at the bottom; one RGB image to draw."""
+    img = np.ones((*layers[0].shape[:2], 3))
+    for rgba in layers:
+        a = rgba[..., 3:4]
+        img = img * (1.0 - a) + rgba[..., :3] * a
+    return img
+
+
+def _display_vertices(
+    events: Events, gate: Gate, cx: int, cy: int
+) -> np.ndarray | None:
+    """Outline of a 2-D polygon/rectangle gate on the plot's axes (display scale), or
+    ``None`` when the gate is not drawn on these two channels.
+
+    Gates on raw scale values (``transform=None``, e.g. the QC scatter gates, in ``$PnG``
+    scale units as Gating-ML) are mapped through the column's display transform."""
+    from cytomics.preprocess.transforms import apply_transform
+
+    if isinstance(gate, PolygonGate):
+        verts = np.asarray(gate.vertices, dtype=np.float64)
+    elif isinstance(gate, RectangleGate) and len(gate.dimensions) == 2:
+        lo = [-np.inf if v is None else v for v in gate.mins]
+        hi = [np.inf if v is None else v for v in gate.maxs]
+        verts = np.array([[lo[0], lo[1]], [hi[0], lo[1]], [hi[0], hi[1]], [lo[0], hi[1]]])
+    else:
+        return None
+    cols = []
+    for d in gate.dimensions:
+        try:
+            cols.append(events.acquisition.channel_index(d.channel))
+        except KeyError:
+            return None
+    if cols != [cx, cy]:
+        return None
+    out = verts.copy()
+    for k, (d, col) in enumerate(zip(gate.dimensions, cols, strict=True)):
+        ct = events.transforms[col]
+        if d.transform is None and ct.kind != "none":
+            gain = events.acquisition.channels[col].gain
+            scale = gain if gain not in (0.0, 1.0) and np.isfinite(gain) else 1.0
+            finite = np.isfinite(out[:, k])
+            out[finite, k] = apply_transform(out[finite, k] * scale, ct)
+    return out
 
 
 def _population_plot(
@@ -89,39 +151,48 @@ def _population_plot(
     cx: int,
     cy: int,
     base: np.ndarray,
-    groups: Sequence[tuple[str, np.ndarray]],
+    group: np.ndarray,
+    names: Sequence[str],
     out: Path,
     *,
     title: str,
-    gates: Sequence[PolygonGate] = (),
+    gates: Sequence[Gate] = (),
     lines: Sequence[tuple[str, float]] = (),
 ) -> Path:
-    from matplotlib.colors import LinearSegmentedColormap
+    """One density plot: all ``base`` events in grey, group ``g`` (``group == g``) of
+    ``names[g]`` in its colour on top, later groups drawn over earlier ones."""
     from matplotlib.lines import Line2D
 
-    plt, fig, ax = _figure()
     x = events.values[:, cx]
     y = events.values[:, cy]
     xr = _limits(x, base)
     yr = _limits(y, base)
-    _density_layer(ax, x, y, xr, yr, base, "Greys", alpha=0.55)
+    counts = layer_histograms(x, y, base=base, group=group, n_groups=len(names),
+                              xrange=xr, yrange=yr, bins=BINS)
+    layers = [_layer_rgba(counts[0], (0.82, 0.82, 0.82), (0.25, 0.25, 0.25), 0.9)]
     handles = []
-    total = max(int(np.count_nonzero(base)), 1)
-    scratch = np.empty(base.shape, dtype=bool)  # one reused buffer, no per-group copies
-    for name, mask in groups:
-        m = np.logical_and(mask, base, out=scratch)
-        k = int(np.count_nonzero(m))
+    total = max(int(counts[0].sum()), 1)
+    for g, name in enumerate(names):
+        k = int(counts[g + 1].sum())
         if k == 0:
             continue
         colour = COLOURS.get(name, "#ff7f0e")
-        cmap = LinearSegmentedColormap.from_list(name, ["#ffffff", colour])
-        _density_layer(ax, x, y, xr, yr, m, cmap, alpha=0.85)
+        layers.append(_layer_rgba(counts[g + 1], _tint(colour, "#ffffff", 0.55),
+                                  _tint(colour, "#000000", 0.35), 0.9))
         handles.append(
             Line2D([], [], marker="s", ls="", color=colour,
                    label=f"{name.replace('_', ' ')}: {k:,} ({100.0 * k / total:.1f}%)")
         )
-    for g in gates:
-        v = np.vstack([g.vertices, g.vertices[:1]])
+    plt, fig, ax = _figure()
+    ax.imshow(_composite(layers), origin="lower", extent=(*xr, *yr), aspect="auto",
+              interpolation="nearest")
+    for gate in gates:
+        v = _display_vertices(events, gate, cx, cy)
+        if v is None:
+            continue
+        v = np.vstack([v, v[:1]])
+        v[:, 0] = np.clip(v[:, 0], *xr)
+        v[:, 1] = np.clip(v[:, 1], *yr)
         ax.plot(v[:, 0], v[:, 1], lw=1.0, color="black")
     for axis, val in lines:
         if np.isfinite(val):
@@ -134,21 +205,18 @@ def _population_plot(
     if handles:
         ax.legend(handles=handles, fontsize=7, loc="upper left", framealpha=0.8)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
     fig.savefig(out)
     plt.close(fig)
     return out
 
 
-def _masks(labels: np.ndarray) -> dict[str, np.ndarray]:
-    names = ("lymphocytes", "monocytes", "granulocytes", "cd45_negative", "b_precursors",
-             "myeloid_precursors", "blasts")
-    out = {}
-    for n in names:
-        lut = np.zeros(256, dtype=bool)
-        lut[[LABEL_CODES[m] for m in AGGREGATES[n]]] = True
-        out[n] = lut[labels]
-    return out
+def _groups(labels: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """uint8 group index per event: ``g`` for the labels of aggregate ``names[g]``, else
+    :data:`NO_GROUP` (the aggregates drawn together are disjoint)."""
+    lut = np.full(256, NO_GROUP, dtype=np.uint8)
+    for g, name in enumerate(names):
+        lut[[LABEL_CODES[m] for m in AGGREGATES[name]]] = g
+    return lut[np.asarray(labels)]
 
 
 def _col(events: Events, *names: str) -> int | None:
@@ -162,55 +230,67 @@ def _col(events: Events, *names: str) -> int | None:
     return None
 
 
+#: QC labels of events removed before the debris step (not shown on the debris plot).
+_BEFORE_DEBRIS = ("margin", "time_unstable", "doublet")
+#: populations on the CD45/SSC plot, drawn in this order (later on top).
+CD45_SSC_GROUPS = ("cd45_negative", "granulocytes", "monocytes", "lymphocytes", "b_precursors",
+                   "myeloid_precursors", "blasts")
+#: populations on the lineage plots: the internal normal controls, then the blasts on top.
+LINEAGE_GROUPS = ("granulocytes", "monocytes", "t_cells", "b_cells", "nk_cells", "blasts")
+
+
 def plot_singlets(events: Events, qc: Any, out: Path) -> Path | None:
-    """FSC-A vs FSC-H with singlets and doublets."""
+    """FSC-A vs FSC-H: singlets and doublets, with the QC singlet gate drawn."""
     cx, cy = _col(events, "FSC-A"), _col(events, "FSC-H")
     if cx is None or cy is None:
         return None
     lab = np.asarray(qc.labels)
     base = lab != LABEL_CODES["margin"]
-    groups = [("doublets", lab == LABEL_CODES["doublet"]), ("singlets", lab != LABEL_CODES["doublet"])]
-    return _population_plot(events, cx, cy, base, groups, out, title="Singlets (FSC-A vs FSC-H)")
+    group = np.where(lab == LABEL_CODES["doublet"], 1, 0).astype(np.uint8)
+    return _population_plot(events, cx, cy, base, group, ("singlets", "doublets"), out,
+                            title="Singlets (FSC-A vs FSC-H)", gates=qc.gates)
 
 
 def plot_debris(events: Events, qc: Any, out: Path) -> Path | None:
-    """FSC-A vs SSC-A with debris and kept events."""
+    """FSC-A vs SSC-A: debris and kept events, with the QC non-debris gate drawn."""
     cx, cy = _col(events, "FSC-A"), _col(events, "SSC-A")
     if cx is None or cy is None:
         return None
     lab = np.asarray(qc.labels)
-    base = ~np.isin(lab, [LABEL_CODES["margin"], LABEL_CODES["doublet"]])
-    groups = [("debris", lab == LABEL_CODES["debris"]), ("nucleated", np.asarray(qc.keep, bool))]
-    return _population_plot(events, cx, cy, base, groups, out, title="Debris (FSC-A vs SSC-A)")
+    lut = np.ones(256, dtype=bool)
+    lut[[LABEL_CODES[m] for m in _BEFORE_DEBRIS]] = False
+    base = lut[lab]
+    group = np.full(lab.shape, NO_GROUP, dtype=np.uint8)
+    group[lab == LABEL_CODES["debris"]] = 0
+    group[np.asarray(qc.keep, bool)] = 1
+    return _population_plot(events, cx, cy, base, group, ("debris", "nucleated"), out,
+                            title="Debris (FSC-A vs SSC-A)", gates=qc.gates)
 
 
 def plot_cd45_ssc(events: Events, qc: Any, gating: Any, out: Path) -> Path:
     """CD45 vs SSC with populations coloured and the population gates drawn."""
     cx, cy = gating.axes["cd45"], gating.axes["ssc"]
-    masks = _masks(gating.labels)
-    gates = [g for g in gating.gates if isinstance(g, PolygonGate)
-             and g.id in set(gating.region_gates.values())]
+    region = set(gating.region_gates.values())
+    gates = [g for g in gating.gates if g.id in region]
     return _population_plot(
-        events, cx, cy, np.asarray(qc.keep, bool), list(masks.items()), out,
-        title="Nucleated cells: CD45 vs SSC", gates=gates,
+        events, cx, cy, np.asarray(qc.keep, bool), _groups(gating.labels, CD45_SSC_GROUPS),
+        CD45_SSC_GROUPS, out, title="Nucleated cells: CD45 vs SSC", gates=gates,
     )
 
 
 def plot_lineage(
     events: Events, qc: Any, gating: Any, mx: str, my: str, out: Path
 ) -> Path | None:
-    """Two lineage markers: all nucleated in grey, blasts in red, normal controls coloured,
-    positivity thresholds dashed."""
+    """Two lineage markers: all nucleated in grey, the internal normal controls coloured,
+    blasts in red on top, positivity thresholds dashed."""
     cx, cy = _col(events, mx), _col(events, my)
     if cx is None or cy is None:
         return None
-    masks = _masks(gating.labels)
-    groups = [(k, masks[k]) for k in ("lymphocytes", "granulocytes", "monocytes", "blasts")]
     lines = [("x", gating.thresholds.get(mx, float("nan"))),
              ("y", gating.thresholds.get(my, float("nan")))]
     return _population_plot(
-        events, cx, cy, np.asarray(qc.keep, bool), groups, out,
-        title=f"{mx} vs {my} (blasts in red)", lines=lines,
+        events, cx, cy, np.asarray(qc.keep, bool), _groups(gating.labels, LINEAGE_GROUPS),
+        LINEAGE_GROUPS, out, title=f"{mx} vs {my} (blasts in red)", lines=lines,
     )
 
 
