@@ -150,3 +150,38 @@ def test_large_program_uses_the_general_path_with_same_result():
     labels = np.zeros(n, np.uint8)
     label_events(data, program, terminals, root=root, labels=labels, root_code=200)
     np.testing.assert_array_equal(labels, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_shared_polygon_rasters_match_gate_by_gate(dtype):
+    """Root-level polygons on one column pair share a raster (at most 8 per group; the
+    others take the per-gate path); overlapping, nested and disjoint polygons, points on
+    vertices and NaN give the labels of gate-by-gate evaluation."""
+    rng = np.random.default_rng(11)
+    n = 30_000
+    data = rng.uniform(-0.2, 1.2, (n, 3)).astype(dtype)
+    data[rng.integers(0, n, 40), rng.integers(0, 3, 40)] = np.nan
+    gates = []
+    for k in range(11):  # 11 on (a, b): one group of 8 + 3 on their own
+        c = rng.uniform(0.2, 0.8, 2)
+        ang = np.sort(rng.uniform(0, 2 * np.pi, 7))
+        rad = rng.uniform(0.02, 0.3 if k else 0.6, 7)
+        verts = np.c_[c[0] + rad * np.cos(ang), c[1] + rad * np.sin(ang)]
+        gates.append(PolygonGate(f"p{k}", None, (_dim("a"), _dim("b")), verts))
+    data[:7, 0], data[:7, 1] = gates[3].vertices[:, 0], gates[3].vertices[:, 1]
+    gates.append(PolygonGate("q", "qc", (_dim("c"), _dim("a")),
+                             np.array([[0.1, 0.1], [0.9, 0.2], [0.5, 0.9]])))
+    gates.append(BooleanGate("x", None, "and", (("p0", False), ("p1", True), ("q", False))))
+    gates.append(BooleanGate("y", None, "or", (("p9", False), ("p10", False))))
+    root = rng.random(n) < 0.95
+    ref = _reference(data, gates, root, "qc")
+    terminals = [(g.id, 10 + k) for k, g in enumerate(gates)]
+    expected = np.full(n, 1, dtype=np.uint8)
+    expected[root] = 2
+    for gid, code in terminals:
+        expected[ref[gid]] = code
+    program = compile_gates(gates, lambda d: COLS[d.channel], root_ids=("qc",))
+    assert program.pre.sum() == 9  # 8 of (a, b) and 1 of (c, a) share rasters
+    labels = np.full(n, 1, dtype=np.uint8)
+    label_events(data, program, terminals, root=root, labels=labels, root_code=2)
+    np.testing.assert_array_equal(labels, expected)

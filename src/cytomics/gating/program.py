@@ -28,6 +28,8 @@ __all__ = ["GateProgram", "compile_gates", "label_events"]
 _POLYGON, _RECTANGLE, _ELLIPSOID, _AND, _OR, _NOT = range(6)
 _ROOT = -1  # parent index meaning "the root mask"
 RASTER = 256  # cells per axis of a polygon's membership raster
+GROUP_SIZE = 8  # polygons per shared raster (one byte of inside bits, one of edge bits)
+GROUP_RASTER = 256  # cells per axis of a group's shared raster
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,16 @@ class GateProgram:
         Per polygon, a ``RASTER x RASTER`` grid over its bounding box, flat uint8 with
         offsets: 0 cell wholly outside, 1 wholly inside, 2 crossed by an edge (exact test
         needed); ``rinv`` holds the inverse cell widths (x, y) per gate.
+    gcols, gbox, ginv, graster, glut, gmembers, pre
+        Polygon groups: root-level polygons (parent = root mask) on the same two columns,
+        at most :data:`GROUP_SIZE` per group, share one ``GROUP_RASTER`` square uint16
+        raster over the union of their bounding boxes (low byte: bit ``j`` set when the
+        cell lies wholly inside member ``j``; high byte: member ``j``'s edge crosses the
+        cell). One lookup per event then decides every member away from its edges;
+        ``glut[group, inside_byte]`` is the matching set of gate bits and ``gmembers``
+        the gate index of each member (-1 pad). ``gcols`` int64 ``[n_groups, 2]``,
+        ``gbox`` ``[n_groups, 4]`` (x0, x1, y0, y1), ``ginv`` inverse cell widths;
+        ``pre`` bool per gate: evaluated by its group before the gate loop.
     """
 
     ids: tuple[str, ...]
@@ -77,6 +89,13 @@ class GateProgram:
     raster: np.ndarray
     rstart: np.ndarray
     rinv: np.ndarray
+    gcols: np.ndarray
+    gbox: np.ndarray
+    ginv: np.ndarray
+    graster: np.ndarray
+    glut: np.ndarray
+    gmembers: np.ndarray
+    pre: np.ndarray
 
 
 def compile_gates(
@@ -186,6 +205,7 @@ def compile_gates(
     def arr(x, dtype):
         return np.asarray(x, dtype=dtype)
 
+    groups = _polygon_groups(kind, parent, cols, start, vx, vy, vstart, lo, hi)
     return GateProgram(
         ids=tuple(g.id for g in gates),
         kind=arr(kind, np.int32), parent=arr(parent, np.int32),
@@ -196,7 +216,49 @@ def compile_gates(
         ops=arr(ops, np.int64), comp=arr(comp, np.bool_), ostart=arr(ostart, np.int64),
         raster=np.concatenate(rasters) if rasters else np.zeros(0, np.uint8),
         rstart=arr(rstart, np.int64), rinv=arr(rinv, np.float64),
+        **groups,
     )
+
+
+def _polygon_groups(kind, parent, cols, start, vx, vy, vstart, lo, hi) -> dict[str, np.ndarray]:
+    """Shared rasters of root-level polygons on the same columns (see :class:`GateProgram`)."""
+    by_cols: dict[tuple[int, int], list[int]] = {}
+    for g, (k, p) in enumerate(zip(kind, parent, strict=True)):
+        if k == _POLYGON and p == _ROOT:
+            key = (cols[start[g]], cols[start[g] + 1])
+            members = by_cols.setdefault(key, [])
+            if len(members) < GROUP_SIZE:
+                members.append(g)
+    n_groups = len(by_cols)
+    size = GROUP_RASTER
+    gcols = np.zeros((n_groups, 2), dtype=np.int64)
+    gbox = np.zeros((n_groups, 4), dtype=np.float64)
+    ginv = np.zeros((n_groups, 2), dtype=np.float64)
+    graster = np.zeros(n_groups * size * size, dtype=np.uint16)
+    glut = np.zeros((n_groups, 256), dtype=np.uint64)
+    gmembers = np.full((n_groups, GROUP_SIZE), -1, dtype=np.int64)
+    pre = np.zeros(len(kind), dtype=np.bool_)
+    byte = np.arange(256, dtype=np.uint64)
+    for q, (key, members) in enumerate(by_cols.items()):
+        s0 = [start[g] for g in members]
+        box = (min(lo[s] for s in s0), max(hi[s] for s in s0),
+               min(lo[s + 1] for s in s0), max(hi[s + 1] for s in s0))
+        gcols[q] = key
+        gbox[q] = box
+        width = (box[1] - box[0], box[3] - box[2])
+        ginv[q] = [size / w if w > 0 else 0.0 for w in width]
+        cells = graster[q * size * size:(q + 1) * size * size]
+        for j, g in enumerate(members):
+            a, b = vstart[g], vstart[g + 1]
+            r = _polygon_raster(np.asarray(vx[a:b], dtype=np.float64),
+                                np.asarray(vy[a:b], dtype=np.float64), *box, size).ravel()
+            cells |= ((r == 1).astype(np.uint16) << np.uint16(j)) | (
+                (r == 2).astype(np.uint16) << np.uint16(8 + j))
+            glut[q] |= ((byte >> np.uint64(j)) & np.uint64(1)) << np.uint64(g)
+            gmembers[q, j] = g
+            pre[g] = True
+    return {"gcols": gcols, "gbox": gbox, "ginv": ginv, "graster": graster, "glut": glut,
+            "gmembers": gmembers, "pre": pre}
 
 
 @nb.njit(cache=True)
@@ -377,47 +439,187 @@ def _bit_masks(program: GateProgram) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return pbit, opmask, compmask
 
 
+#: events per block of the block-wise label kernel (its column and state buffers stay in L1/L2)
+BLOCK = 512
+
+
+@nb.njit(cache=True, inline="always")
+def _polygon_member(px, py, s, g, lo, hi, vx, vy, vstart, raster, rstart, rinv):
+    """Polygon membership of one point (NaN, bounding box, raster, exact test)."""
+    if px != px or py != py or px < lo[s] or px > hi[s] or py < lo[s + 1] or py > hi[s + 1]:
+        return False
+    ix = min(int((px - lo[s]) * rinv[2 * g]), RASTER - 1)
+    iy = min(int((py - lo[s + 1]) * rinv[2 * g + 1]), RASTER - 1)
+    cell = raster[rstart[g] + ix * RASTER + iy]
+    if cell != 2:
+        return cell == 1
+    a, b = vstart[g], vstart[g + 1]
+    return (_winding_number(px, py, vx[a:b], vy[a:b]) % 2) != 0
+
+
 @nb.njit(parallel=True, cache=True)
 def _label_kernel_bits(data, root, kind, pbit, cols, lo, hi, start, vx, vy, vstart, raster,
-                       rstart, rinv, mat, mstart, dist2, ops, comp, ostart, opmask, compmask,
+                       rstart, rinv, mat, mstart, dist2, opmask, compmask, used_cols,
+                       gcols, gbox, ginv, graster, glut, gmembers, pre,
                        term_gate, term_code, root_code, labels, n_chunks):
-    """:func:`_label_kernel` for programs of at most 63 gates: the state of an event is
-    one 64-bit word, and a Boolean gate is two bit operations on it."""
+    """:func:`_label_kernel` for programs of at most 63 gates, block-wise.
+
+    The state of an event is one 64-bit word (bit ``g``: inside gate ``g``; bit 63: the
+    root mask). Events are taken in blocks of :data:`BLOCK`: the columns the gates read
+    are copied into float64 column buffers, then each gate is evaluated over the whole
+    block (a tight loop the compiler vectorises for rectangles and Boolean gates), and
+    the block's labels are written. A gate whose parent bit is clear is not entered, so
+    its bit stays clear, exactly as in the event-by-event kernel.
+    """
     n = data.shape[0]
+    ncol = data.shape[1]
     n_gates = kind.shape[0]
     step = (n + n_chunks - 1) // n_chunks
     one = np.uint64(1)
     zero = np.uint64(0)
     root_bit = one << np.uint64(63)
-    dummy = np.zeros(1, dtype=np.bool_)
     for c in nb.prange(n_chunks):
-        for i in range(c * step, min(n, (c + 1) * step)):
-            if not root[i]:
-                continue
-            bits = root_bit
+        colbuf = np.zeros((ncol, BLOCK), dtype=np.float64)
+        bits = np.empty(BLOCK, dtype=np.uint64)
+        acc = np.empty(BLOCK, dtype=np.uint64)
+        lab = np.empty(BLOCK, dtype=np.uint8)
+        cbuf = np.empty(BLOCK, dtype=np.uint8)
+        diff = np.empty(max(1, ncol), dtype=np.float64)
+        c_end = min(n, (c + 1) * step)
+        for b0 in range(c * step, c_end, BLOCK):
+            m = min(BLOCK, c_end - b0)
+            for i in range(m):
+                for u in range(used_cols.shape[0]):
+                    q = used_cols[u]
+                    colbuf[q, i] = np.float64(data[b0 + i, q])
+            for i in range(m):
+                bits[i] = root_bit
+            for q in range(gcols.shape[0]):  # polygon groups: one raster lookup per event
+                xs = colbuf[gcols[q, 0]]
+                ys = colbuf[gcols[q, 1]]
+                lx = gbox[q, 0]
+                hx = gbox[q, 1]
+                ly = gbox[q, 2]
+                hy = gbox[q, 3]
+                rx = ginv[q, 0]
+                ry = ginv[q, 1]
+                base = q * GROUP_RASTER * GROUP_RASTER
+                n_edge = 0
+                for i in range(m):
+                    px = xs[i]
+                    py = ys[i]
+                    inb = px >= lx and px <= hx and py >= ly and py <= hy
+                    tx = (px - lx) * rx if inb else 0.0
+                    ty = (py - ly) * ry if inb else 0.0
+                    ix = int(min(tx, GROUP_RASTER - 1.0))
+                    iy = int(min(ty, GROUP_RASTER - 1.0))
+                    cell = graster[base + ix * GROUP_RASTER + iy] if inb else np.uint16(0)
+                    bits[i] |= glut[q, cell & np.uint16(255)]
+                    edge = np.uint8(cell >> np.uint16(8))
+                    cbuf[i] = edge
+                    n_edge += edge != 0
+                if n_edge:
+                    for i in range(m):
+                        edge = cbuf[i]
+                        if edge == 0:
+                            continue
+                        for j in range(GROUP_SIZE):
+                            if (edge >> j) & 1:
+                                g = gmembers[q, j]
+                                if _polygon_member(xs[i], ys[i], start[g], g, lo, hi, vx, vy,
+                                                   vstart, raster, rstart, rinv):
+                                    bits[i] |= one << np.uint64(g)
             for g in range(n_gates):
-                if (bits >> pbit[g]) & one == zero:
+                if pre[g]:
                     continue
                 k = kind[g]
-                if k >= 3:
-                    x = (bits ^ compmask[g]) & opmask[g]
-                    if k == 3:
-                        inside = x == opmask[g]
-                    elif k == 4:
-                        inside = x != zero
-                    else:
-                        inside = x == zero
-                else:
-                    inside = _gate_member(g, i, data, kind, cols, lo, hi, start, vx, vy,
-                                          vstart, raster, rstart, rinv, mat, mstart, dist2,
-                                          ops, comp, ostart, dummy, True)
-                if inside:
-                    bits |= one << np.uint64(g)
-            lab = root_code
+                pb = np.uint64(pbit[g])
+                gb = np.uint64(g)
+                if k == 1:  # rectangle: parent bit AND every bounded side
+                    for i in range(m):
+                        acc[i] = (bits[i] >> pb) & one
+                    for d in range(start[g], start[g + 1]):
+                        col = colbuf[cols[d]]
+                        lo_d = lo[d]
+                        hi_d = hi[d]
+                        if lo_d == lo_d:
+                            for i in range(m):
+                                acc[i] &= np.uint64(col[i] >= lo_d)
+                        if hi_d == hi_d:
+                            for i in range(m):
+                                acc[i] &= np.uint64(col[i] < hi_d)
+                    for i in range(m):
+                        bits[i] |= acc[i] << gb
+                elif k >= 3:  # Boolean: two bit operations on the state word
+                    om = opmask[g]
+                    cm = compmask[g]
+                    for i in range(m):
+                        x = (bits[i] ^ cm) & om
+                        if k == 3:
+                            inside = x == om
+                        elif k == 4:
+                            inside = x != zero
+                        else:
+                            inside = x == zero
+                        bits[i] |= (np.uint64(inside) & (bits[i] >> pb)) << gb
+                elif k == 0:  # polygon: raster cell of every event, exact test on edges
+                    s = start[g]
+                    xs = colbuf[cols[s]]
+                    ys = colbuf[cols[s + 1]]
+                    lx = lo[s]
+                    hx = hi[s]
+                    ly = lo[s + 1]
+                    hy = hi[s + 1]
+                    rx = rinv[2 * g]
+                    ry = rinv[2 * g + 1]
+                    base = rstart[g]
+                    n_edge = 0
+                    for i in range(m):
+                        px = xs[i]
+                        py = ys[i]
+                        inb = ((bits[i] >> pb) & one != zero) and (
+                            px >= lx and px <= hx and py >= ly and py <= hy)
+                        tx = (px - lx) * rx if inb else 0.0
+                        ty = (py - ly) * ry if inb else 0.0
+                        ix = int(min(tx, RASTER - 1.0))
+                        iy = int(min(ty, RASTER - 1.0))
+                        cell = raster[base + ix * RASTER + iy] if inb else np.uint8(0)
+                        cbuf[i] = cell
+                        n_edge += cell == 2
+                        bits[i] |= np.uint64(cell == 1) << gb
+                    if n_edge:
+                        a, b = vstart[g], vstart[g + 1]
+                        for i in range(m):
+                            if cbuf[i] == 2 and (
+                                    _winding_number(xs[i], ys[i], vx[a:b], vy[a:b]) % 2) != 0:
+                                bits[i] |= one << gb
+                elif k == 2:  # ellipsoid
+                    s = start[g]
+                    dm = start[g + 1] - s
+                    for i in range(m):
+                        if (bits[i] >> pb) & one == zero:
+                            continue
+                        for r in range(dm):
+                            diff[r] = colbuf[cols[s + r], i] - lo[s + r]
+                        total = 0.0
+                        for r in range(dm):
+                            a = 0.0
+                            for cc in range(dm):
+                                a += mat[mstart[g] + r * dm + cc] * diff[cc]
+                            total += a * diff[r]
+                        if total <= dist2[g]:
+                            bits[i] |= one << gb
+            for i in range(m):
+                lab[i] = root_code
             for t in range(term_gate.shape[0]):
-                if (bits >> np.uint64(term_gate[t])) & one != zero:
-                    lab = term_code[t]
-            labels[i] = lab
+                tb = np.uint64(term_gate[t])
+                code = term_code[t]
+                for i in range(m):
+                    if (bits[i] >> tb) & one != zero:
+                        lab[i] = code
+            for i in range(m):
+                if root[b0 + i]:
+                    labels[b0 + i] = lab[i]
 
 
 def label_events(
@@ -464,7 +666,10 @@ def label_events(
     tail = (term_gate, term_code, np.uint8(root_code), labels, n_chunks)
     if 0 < len(p.ids) < _ROOT_BIT:
         pbit, opmask, compmask = _bit_masks(p)
-        _label_kernel_bits(data, root, p.kind, pbit, *geometry, opmask, compmask, *tail)
+        used = np.unique(p.cols).astype(np.int64)
+        _label_kernel_bits(data, root, p.kind, pbit, *geometry[:13], opmask, compmask, used,
+                           p.gcols, p.gbox, p.ginv, p.graster, p.glut, p.gmembers, p.pre,
+                           *tail)
     elif len(p.ids):
         _label_kernel(data, root, p.kind, p.parent, *geometry, *tail)
     else:
