@@ -546,15 +546,15 @@ def make_case(kind: str, seed: int, n_events: int, blast_fraction: float,
 
     f_debris = rng.uniform(0.02, 0.10)
     f_doublet = rng.uniform(0.02, 0.06)
-    n_debris = int(round(n_events * f_debris))
-    n_doublet = int(round(n_events * f_doublet))
+    n_debris = round(n_events * f_debris)
+    n_doublet = round(n_events * f_doublet)
     n_nuc = n_events - n_debris - n_doublet
     comp = _composition(rng, blood)
     bf = 0.0 if normal else float(np.clip(blast_fraction, 0.0, 1.0))
-    n_blast = int(round(bf * n_nuc))
+    n_blast = round(bf * n_nuc)
 
     singles = _cells(rng, n_nuc, comp, n_blast, blood, kind, ph)
-    partners = _cells(rng, 2 * n_doublet, comp, int(round(bf * 2 * n_doublet)), blood, kind, ph)
+    partners = _cells(rng, 2 * n_doublet, comp, round(bf * 2 * n_doublet), blood, kind, ph)
     dye, af, fsc, ssc, lab = _stack([*singles, _debris(rng, n_debris)])
     dye2, af2, fsc2, ssc2, _ = _stack(partners)
 

@@ -26,9 +26,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _generator_c import INSTRUMENTS, KINDS, draw_blast_fraction, make_case, write_case  # noqa: E402
+from _generator_c import INSTRUMENTS, KINDS, draw_blast_fraction, make_case, write_case
 
-from cytomics.populations import AGGREGATES, LABEL_CODES, codes_of  # noqa: E402
+from cytomics.populations import AGGREGATES, LABEL_CODES, codes_of
 
 SCORED = ("lymphocytes", "monocytes", "granulocytes", "blasts", "cd45_negative")
 REVIEW_MARKERS = ("review", "missing", "anchor", "small_blast")
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             case = make_case(kind, seed, args.events, bf, inst, blood=blood)
             path = write_case(Path(tmp) / f"{kind}_{seed}.fcs", case, inst)
             t0 = time.perf_counter()
-            events, qc, gating = run_pipeline(path)
+            events, _qc, gating = run_pipeline(path)
             t_pipe += time.perf_counter() - t0
             s = score(case.truth, gating.labels)
             nuc = np.isin(case.truth, codes_of(AGGREGATES["nucleated"]))
