@@ -349,7 +349,7 @@ def _blasts(rng, n, kind: str, ph: dict) -> _Pop:
         _set(d, "CD19", _ln(rng, ph["cd19"], 0.4, n))
         _set(d, "cyCD79a", _partial(rng, n, ph["cd79a_frac"], ph["cd79a"], 0.45))
     if ph.get("cycd3"):
-        _set(d, "cyCD3", _partial(rng, n, ph["cycd3_frac"], ph["cycd3"], 0.5))
+        _set(d, "cyCD3", _partial(rng, n, ph["cycd3_frac"], ph["cycd3"], 0.7))
         _set(d, "smCD3", _partial(rng, n, ph["smcd3_frac"], 600.0, 0.6))
     if ph.get("cd7"):
         _set(d, "CD7", _partial(rng, n, ph["cd7_frac"], ph["cd7"], 0.5))
@@ -372,7 +372,7 @@ def _blast_phenotype(rng, kind: str) -> dict:
             ph.update(cd7=lg(1500, 5000), cd7_frac=u(0.2, 0.5))
         return ph
     if kind == "tall":
-        return dict(cd45=lg(2500, 12000), cycd3=lg(4000, 25000), cycd3_frac=u(0.75, 1.0),
+        return dict(cd45=lg(2500, 12000), cycd3=lg(4000, 25000), cycd3_frac=u(0.92, 1.0),
                     smcd3_frac=u(0.0, 0.25), cd7=lg(8000, 40000), cd7_frac=u(0.9, 1.0),
                     cd34=lg(3000, 15000), cd34_frac=u(0.0, 0.6) if rng.random() < 0.4 else 0.0,
                     fsc=u(55000, 72000), ssc=u(12000, 20000), ssc_cv=0.25)
@@ -400,7 +400,7 @@ def _blast_phenotype(rng, kind: str) -> dict:
                   mpo=lg(4000, 25000), mpo_frac=u(0.2, 0.7),
                   fsc=u(62000, 80000), ssc=u(12000, 28000), ssc_cv=0.30)
         if rng.random() < 0.6:  # B/myeloid
-            ph.update(cd19=lg(4000, 15000), cd79a=lg(3000, 10000), cd79a_frac=u(0.6, 1.0))
+            ph.update(cd19=lg(4000, 15000), cd79a=lg(3000, 10000), cd79a_frac=u(0.85, 1.0))
         else:  # T/myeloid
             ph.update(cycd3=lg(6000, 20000), cycd3_frac=u(0.5, 1.0), smcd3_frac=0.05,
                       cd7=lg(5000, 30000), cd7_frac=u(0.7, 1.0))
