@@ -138,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--events", type=int, default=40000)
     ap.add_argument("--plots", type=Path, default=None,
                     help="folder for truth-coloured and gating-coloured plots of every case")
+    ap.add_argument("--only", type=int, nargs="*", default=None,
+                    help="run only these seeds of the plan (same case as in the full run)")
     args = ap.parse_args(argv)
 
     rows = []
@@ -145,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     t_pipe = 0.0
     with tempfile.TemporaryDirectory(prefix="gating_c_") as tmp:
         for kind, seed, bf, inst, blood in case_plan(args.seed0, args.cases):
+            if args.only is not None and seed not in args.only:
+                continue
             case = make_case(kind, seed, args.events, bf, inst, blood=blood)
             path = write_case(Path(tmp) / f"{kind}_{seed}.fcs", case, inst)
             t0 = time.perf_counter()
