@@ -558,3 +558,34 @@ def test_corrupted_bytes_never_crash(corpus: Path, tmp_path: Path) -> None:
         else:
             assert acq.events.dtype == np.float32
             assert acq.events.shape == (int(float(acq.keywords["$TOT"])), len(acq.channels))
+
+
+def test_streamed_checksum_equals_file_sha256(tmp_path: Path, monkeypatch) -> None:
+    """Large files hash the DATA bytes from the event buffer as they are read (no second
+    read); forced here on small files of every datatype and byte order, with bytes after
+    DATA, in several read chunks: the digest is the whole file's SHA-256 and the values
+    are unchanged (big-endian buffers are swapped only after they are hashed)."""
+    import cytomics.fcs._data as data_mod
+    import cytomics.fcs.reader as reader_mod
+
+    monkeypatch.setattr(reader_mod, "_HASH_INLINE_MAX", 0)
+    monkeypatch.setattr(data_mod, "_TAP_BYTES", 40)  # many chunks
+    values = np.arange(300, dtype=np.float64).reshape(100, 3) % 251
+    cases = [
+        ("F", 32, "4,3,2,1", values.astype(">f4").tobytes()),
+        ("F", 32, "1,2,3,4", values.astype("<f4").tobytes()),
+        ("I", 16, "2,1", values.astype(">u2").tobytes()),
+        ("I", 8, "1,2,3,4", values.astype("u1").tobytes()),
+        ("D", 64, "1,2,3,4,5,6,7,8", values.astype("<f8").tobytes()),  # file hash path
+    ]
+    for k, (dt, bits, order, data) in enumerate(cases):
+        pairs = [("$BYTEORD", order), ("$DATATYPE", dt), ("$MODE", "L"), ("$PAR", "3"),
+                 ("$TOT", "100"), *_params(3, bits, rng="1024")]
+        path = tmp_path / f"h{k}.fcs"
+        path.write_bytes(_fcs(pairs, data) + b"trailing analysis bytes " * 3)
+        acq = read_fcs(path)
+        assert acq.sha256 == hashlib.sha256(path.read_bytes()).hexdigest(), dt
+        np.testing.assert_array_equal(acq.events, values.astype(np.float32))
+        path.write_bytes(_fcs(pairs, data)[:-50])  # truncated DATA: typed error, no hang
+        with pytest.raises(FCSTruncatedError):
+            read_fcs(path)

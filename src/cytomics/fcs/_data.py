@@ -17,6 +17,7 @@ import numpy as np
 from cytomics.errors import FCSTruncatedError
 
 _CHUNK_BYTES = 64 * 1024 * 1024
+_TAP_BYTES = 8 * 1024 * 1024  # read granularity when the bytes are also handed to a hash
 _MAX_READ = 1 << 30  # read at most 1 GiB per system call (Linux caps a read near 2 GiB)
 _NATIVE_BIG = not np.little_endian
 
@@ -61,36 +62,63 @@ class DataLayout:
         return self.row_bytes * self.n_events
 
 
-def _readinto(fh: BinaryIO, buf: np.ndarray, *, start: int, path: Path) -> None:
-    """Fill ``buf`` (C-contiguous) with the bytes at ``start``; never a partial result."""
+def _readinto(fh: BinaryIO, buf: np.ndarray, *, start: int, path: Path, tap=None) -> None:
+    """Fill ``buf`` (C-contiguous) with the bytes at ``start``; never a partial result.
+
+    ``tap`` (e.g. :class:`cytomics.fcs._hash.StreamingSha256`): each filled chunk is passed
+    to ``tap.feed`` as soon as it is read, and ``tap.end_data()`` is called at the end.
+    """
     view = memoryview(buf.reshape(-1).view(np.uint8))
     fh.seek(start)
     done = 0
     total = len(view)
-    while done < total:
-        got = fh.readinto(view[done : min(total, done + _MAX_READ)])
-        if not got:
-            raise FCSTruncatedError(
-                f"DATA segment ends early: read {done} of {total} bytes starting at byte {start}",
-                path=path,
-            )
-        done += got
+    step = _MAX_READ if tap is None else _TAP_BYTES
+    try:
+        while done < total:
+            got = fh.readinto(view[done : min(total, done + step)])
+            if not got:
+                raise FCSTruncatedError(
+                    f"DATA segment ends early: read {done} of {total} bytes starting at "
+                    f"byte {start}",
+                    path=path,
+                )
+            if tap is not None:
+                tap.feed(view[done : done + got])
+            done += got
+    finally:
+        if tap is not None:
+            tap.end_data()
+
+
+def streams_raw_bytes(layout: DataLayout) -> bool:
+    """Whether :func:`read_events` reads this layout's DATA bytes unchanged into one buffer
+    (so a ``tap`` can see them): float32, or integers of one width of 1, 2 or 4 bytes."""
+    if layout.datatype == "F":
+        return True
+    return layout.datatype == "I" and len(set(layout.widths)) == 1 and layout.widths[0] in (1, 2, 4)
 
 
 def _uint_dtype(width: int, big_endian: bool) -> np.dtype:
     return np.dtype(f"{'>' if big_endian else '<'}u{width}")
 
 
-def read_events(fh: BinaryIO, layout: DataLayout, *, start: int, path: Path) -> np.ndarray:
+def read_events(fh: BinaryIO, layout: DataLayout, *, start: int, path: Path,
+                tap=None) -> np.ndarray:
     """Decode DATA at absolute byte ``start`` into float32 ``[n_events, n_params]``.
 
     Integer values are masked with :attr:`DataLayout.masks`; no other scaling is applied.
+    ``tap`` (only when :func:`streams_raw_bytes`): receives the raw DATA bytes as they are
+    read (see :func:`_readinto`); the buffer is modified only after ``tap.wait_data()``.
     """
     n, p = layout.n_events, layout.n_params
+    if tap is not None and not streams_raw_bytes(layout):
+        raise ValueError("a tap needs a layout read unchanged into one buffer")
     if layout.datatype == "F":
         out = np.empty((n, p), dtype=np.float32)
-        _readinto(fh, out, start=start, path=path)
+        _readinto(fh, out, start=start, path=path, tap=tap)
         if layout.big_endian != _NATIVE_BIG:
+            if tap is not None:
+                tap.wait_data()
             out.byteswap(inplace=True)
         return out
     if layout.datatype == "D":
@@ -104,16 +132,19 @@ def read_events(fh: BinaryIO, layout: DataLayout, *, start: int, path: Path) -> 
                 chunk.byteswap(inplace=True)
             out[r0:r1] = chunk
         return out
-    return _read_int(fh, layout, start=start, path=path)
+    return _read_int(fh, layout, start=start, path=path, tap=tap)
 
 
-def _read_int(fh: BinaryIO, layout: DataLayout, *, start: int, path: Path) -> np.ndarray:
+def _read_int(fh: BinaryIO, layout: DataLayout, *, start: int, path: Path,
+              tap=None) -> np.ndarray:
     n, p = layout.n_events, layout.n_params
     widths = set(layout.widths)
     if len(widths) == 1 and next(iter(widths)) in (1, 2, 4):
         width = next(iter(widths))
         buf = np.empty((n, p), dtype=np.dtype(f"u{width}"))  # native order
-        _readinto(fh, buf, start=start, path=path)
+        _readinto(fh, buf, start=start, path=path, tap=tap)
+        if tap is not None:
+            tap.wait_data()
         if width > 1 and layout.big_endian != _NATIVE_BIG:
             buf.byteswap(inplace=True)
         if any(m is not None for m in layout.masks):

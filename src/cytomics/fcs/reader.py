@@ -44,7 +44,8 @@ from cytomics.errors import (
     FCSTruncatedError,
     FCSUnsupportedError,
 )
-from cytomics.fcs._data import DataLayout, linearize_log, read_events
+from cytomics.fcs._data import DataLayout, linearize_log, read_events, streams_raw_bytes
+from cytomics.fcs._hash import StreamingSha256
 from cytomics.fcs._segments import HEADER_SIZE, Header, merge_keywords, parse_header, parse_text
 from cytomics.fcs.model import Acquisition, Channel, Spillover
 from cytomics.fcs.spillover import spillover_from_keywords
@@ -712,7 +713,8 @@ def read_fcs(
 
 def _read(fh: BinaryIO, path: Path, *, size: int, data_set: int | None,
           linearize: bool) -> Acquisition:
-    sha256 = _sha256_of(path, size)
+    stream = size > _HASH_INLINE_MAX
+    sha256 = None if stream else _sha256_of(path, size)
     sets = _read_chain(fh, size=size, path=path)
     chosen, warnings = _select(sets, data_set, path)
     warnings = [*chosen.notes, *warnings]
@@ -720,7 +722,16 @@ def _read(fh: BinaryIO, path: Path, *, size: int, data_set: int | None,
     warnings.extend(plan.notes)
     start, span_notes = _data_start(chosen, plan.layout, size=size, path=path)
     warnings.extend(span_notes)
-    events = read_events(fh, plan.layout, start=start, path=path)
+    tap = None
+    if stream and streams_raw_bytes(plan.layout):
+        # large file: DATA hashed from the event buffer as it is read (no second read)
+        tap = StreamingSha256(path, size, start=start, nbytes=plan.layout.nbytes)
+        sha256 = tap.result
+    elif stream:
+        sha256 = _sha256_of(path, size)
+    events = read_events(fh, plan.layout, start=start, path=path, tap=tap)
+    if tap is not None:
+        tap.wait_data()
     for j in plan.log_columns:
         ch = plan.channels[j]
         linearize_log(events, j, decades=ch.log_decades, offset=ch.log_offset,
