@@ -689,3 +689,132 @@ def test_time_no_disturbance_removes_nothing(tmp_path, kind, seed):
     assert res.removed["time"] <= 0.001 * res.events_total
     nucleated = ~np.isin(truth, sorted(QC_CODES))
     assert (np.isin(res.labels, sorted(QC_CODES)) & nucleated).sum() < 0.02 * nucleated.sum()
+
+
+# --------------------------------------------------------------------------------------
+# debris cut below a minority of small cells (lymphocytes next to dominant large blasts)
+# --------------------------------------------------------------------------------------
+#: the rule before the log-axis valley and minor-peak search (plain linear-density valley)
+LINEAR_VALLEY = {"debris_log_axis_valley": 0.0, "debris_minor_peak_prominence": 0.0}
+
+
+def minority_lymphocytes(seed: int):
+    """95 % large blasts, ~1 % lymphocytes with NRBC and B precursors just below them, and
+    ~9 % log-normal debris (the FSC-A/SSC-A layout of simulated AML case 8032).
+
+    Returns (events, kind) with kind 0 debris, 1 lymphocytes, 2 blasts, 3 granulocytes,
+    4 NRBC, 5 B precursors."""
+    rng = np.random.default_rng(seed)
+    spec = [  # kind, n, FSC-A (mean, sd) or log-normal (median, sigma), SSC-A likewise
+        (0, 3600, ("log", 13.5e3, 0.55), ("log", 6.2e3, 0.7)),
+        (1, 270, (48.7e3, 5e3), (10.5e3, 2e3)),
+        (4, 210, (38e3, 5.5e3), (7.5e3, 2e3)),
+        (5, 115, (44e3, 4.5e3), (9.4e3, 1.8e3)),
+        (2, 33000, (82.5e3, 9e3), (44e3, 10e3)),
+        (3, 1000, (98e3, 10e3), (99e3, 16e3)),
+    ]
+
+    def draw(p, n):
+        if p[0] == "log":
+            return np.exp(rng.normal(np.log(p[1]), p[2], n))
+        return rng.normal(p[0], p[1], n)
+
+    kind = np.concatenate([np.full(n, k, np.int8) for k, n, _, _ in spec])
+    fsc = np.clip(np.concatenate([draw(f, n) for _, n, f, _ in spec]), 100.0, R - 2)
+    ssc = np.clip(np.concatenate([draw(s, n) for _, n, _, s in spec]), 10.0, R - 2)
+    fsc_h = fsc / rng.normal(1.05, 0.02, len(fsc))
+    return to_events(make_acquisition({"FSC-A": fsc, "FSC-H": fsc_h, "SSC-A": ssc})), kind
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_debris_cut_below_minority_lymphocytes(seed):
+    """The cut sits below 1 % lymphocytes next to 95 % large blasts; the plain valley (the
+    dip just below the blasts) removed most of them."""
+    ev, kind = minority_lymphocytes(seed)
+    deb = LABEL_CODES["debris"]
+    old = run_qc(ev, settings=QCSettings(**LINEAR_VALLEY))
+    res = run_qc(ev)
+    check_invariants(res, ev.acquisition)
+    lym = kind == 1
+    assert (old.labels[lym] == deb).mean() > 0.5  # the failure this rule fixes
+    assert (res.labels[lym] == deb).mean() < 0.02
+    assert (res.labels[kind > 0] == deb).mean() < 0.005
+    assert res.details["debris"]["method"] == "valley"
+    assert res.details["debris"]["fsc_a_min"] < old.details["debris"]["fsc_a_min"]
+    p, r = prec_recall(res.labels == deb, kind == 0)
+    assert p > 0.98 and r > 0.85, (p, r)
+
+
+def test_find_debris_valley_minor_peak():
+    """A minor peak (log axis) between the debris mode and a dominant large-cell peak ends
+    the valley search; without it the dip just below the big peak is taken, on the linear
+    and on the log axis alike."""
+    x = np.linspace(1e3, 200e3, 256)
+    g = lambda m, sd, h: h * np.exp(-0.5 * ((x - m) / sd) ** 2)  # noqa: E731
+    dens = g(10e3, 6e3, 90) + 16.0 * np.exp(-x / 25e3) + g(45e3, 5e3, 10) + g(110e3, 8e3, 1500)
+    kw = dict(
+        positions=x,
+        min_peak_fraction=0.02,
+        cell_peak_fraction=0.1,
+        peak_max_position=0.35,
+        valley_max_ratio=0.6,
+    )
+    plain = find_debris_valley(dens, **kw)
+    assert 60e3 < x[plain.valley] < 90e3 and not plain.minor_peak
+    log_only = find_debris_valley(dens, log_axis=1.0, **kw)
+    assert 60e3 < x[log_only.valley] < 90e3
+    res = find_debris_valley(dens, log_axis=1.0, minor_peak_prominence=0.15, **kw)
+    assert res.minor_peak and 40e3 < x[res.cell_peak] < 50e3
+    assert 20e3 < x[res.valley] < 38e3
+    # noise: a bump that is not 4 SDs above its base is no population
+    noisy = find_debris_valley(
+        dens,
+        log_axis=1.0,
+        minor_peak_prominence=0.15,
+        minor_peak_nsd=4.0,
+        variance=np.full_like(dens, 100.0),
+        **kw,
+    )
+    assert not noisy.minor_peak
+    # a lower cut only through a thin valley floor (max_shift_fraction)
+    kept = find_debris_valley(
+        dens, log_axis=1.0, minor_peak_prominence=0.15, max_shift_fraction=1e-4, **kw
+    )
+    assert kept.valley == plain.valley and not kept.minor_peak
+
+
+def test_simulated_minority_lymphocytes_kept(tmp_path):
+    """Benchmark case 8032 (95 % CD34- AML blasts, <1 % T cells): QC kept the T cells."""
+    res, truth = simulated_qc(
+        tmp_path,
+        "aml_cd34neg",
+        8032,
+        n_events=40_000,
+        blast_fraction=0.95,
+        variant="canto_ii_pacb",
+    )
+    deb = res.labels == LABEL_CODES["debris"]
+    t = truth == LABEL_CODES["lymphocytes_t"]
+    assert t.sum() > 50
+    assert (deb & t).sum() <= 0.02 * t.sum()
+    nucleated = ~np.isin(truth, sorted(QC_CODES))
+    assert (deb & nucleated).sum() < 0.005 * nucleated.sum()
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize(
+    "rel",
+    [
+        "cytoexplorerdata/inst/extdata/Activation/Activation_1.fcs",
+        "cytoexplorerdata/inst/extdata/Compensation/Compensation-Unstained.fcs",
+    ],
+)
+def test_corpus_plateau_not_lowered(corpus, rel):
+    """Mouse splenocytes: a broad low-FSC plateau (~20 % of events) below the lymphocytes
+    stays below the cut; the log-axis valley would keep it (max_shift_fraction)."""
+    ev = read_corpus(corpus / rel)
+    res = run_qc(ev)
+    plain = run_qc(ev, settings=QCSettings(**LINEAR_VALLEY))
+    unguarded = run_qc(ev, settings=QCSettings(debris_valley_max_shift=1.0))
+    assert res.removed["debris"] == plain.removed["debris"]
+    assert unguarded.removed["debris"] < 0.7 * plain.removed["debris"]

@@ -41,7 +41,14 @@ the *debris mode* is the first peak near zero (at most ``debris_peak_max_positio
 to the next significant peak); the *smallest cells* are the first significant peak above it
 (lymphocytes/NRBC, not the highest peak). The FSC-A cut ``t_f`` is the lowest point between
 them, i.e. the **first** valley above the debris mode — the deeper valley between
-lymphocytes and granulocytes is never a debris boundary. Without a debris mode or a deep
+lymphocytes and granulocytes is never a debris boundary. The valley is read on the density
+per log-FSC-A unit (``FSC-A x density``, ``debris_log_axis_valley``), where the debris tail
+flattens where it ends, and a *minor* peak there (1 % lymphocytes next to 95 % large blasts,
+``debris_minor_peak_*``: prominence relative to the debris mode, Poisson noise, position
+relative to the big peak) ends the search: the cut lies below the smallest nucleated cells,
+not in the dip just below a dominant large-cell population. Both only lower the plain
+(linear-density) valley, and only when at most ``debris_valley_max_shift`` of the events lie
+between the two (a thin valley floor; a plateau of many events stays below the cut). Without a debris mode or a deep
 enough valley the cut falls back to ``debris_fallback_peak_fraction`` x the smallest cells'
 FSC-A (``debris_threshold_fallback``; with no cell peak at all a low quantile). A cut that
 would remove more than ``debris_cap_fraction`` of events is kept only when the valley is
@@ -201,6 +208,25 @@ class QCSettings:
         otherwise it is capped at this quantile (0.4).
     debris_clear_valley_ratio
         A valley this deep (relative to its lower peak) is trusted beyond the cap (0.25).
+    debris_log_axis_valley
+        Look for the valley (and minor cell peaks) on the density per log-FSC-A unit,
+        ``FSC-A x density``, as on a log-FSC display: the slowly decaying debris tail is
+        flattened there, so the cut sits where that tail ends, below the smallest cells
+        rather than in the dip just below a dominant large-cell peak (True).
+    debris_minor_peak_prominence
+        A minor population between the debris mode and the first big cell peak (e.g. 1 %
+        lymphocytes next to 95 % large blasts) counts as the smallest cells when its peak
+        stands out by this fraction of the debris mode's height (same density) (0.15).
+    debris_minor_peak_nsd
+        ... and by this many Poisson standard deviations of the smoothed counts (4.0).
+    debris_minor_peak_min_position
+        ... and lies at at least this fraction of the big cell peak's FSC-A (lymphocytes are
+        about half the FSC of granulocytes or myeloid blasts; lower bumps are debris) (0.4).
+    debris_valley_max_shift
+        The two rules above may lower the cut below the plain (linear-density) valley only
+        when at most this fraction of the events lies between the two cuts: a minority
+        population in the thin floor of a deep valley is spared, a plateau holding many
+        events (dead cells, red cells in mouse spleen) stays below the cut (0.05).
     debris_ssc_nmad
         SSC-A limit of debris: median + nmad x MAD of log10 SSC-A below the FSC-A cut (4.0).
     debris_ssc_min_events
@@ -250,6 +276,11 @@ class QCSettings:
     debris_fallback_quantile: float = 0.01
     debris_cap_fraction: float = 0.4
     debris_clear_valley_ratio: float = 0.25
+    debris_log_axis_valley: float = 1.0
+    debris_minor_peak_prominence: float = 0.15
+    debris_minor_peak_nsd: float = 4.0
+    debris_minor_peak_min_position: float = 0.4
+    debris_valley_max_shift: float = 0.05
     debris_ssc_nmad: float = 4.0
     debris_ssc_min_events: int = 20
     debris_max_fraction: float = 0.3
@@ -1386,6 +1417,17 @@ def _smooth(y: np.ndarray, sigma: float) -> np.ndarray:
     return np.convolve(np.pad(y, r, mode="reflect"), k, mode="valid")
 
 
+def _smooth_variance_factor(sigma: float) -> float:
+    """Variance of :func:`_smooth` of Poisson counts per unit of their mean: the sum of the
+    squared kernel weights (1 without smoothing)."""
+    if sigma <= 0:
+        return 1.0
+    r = max(1, math.ceil(4 * sigma))
+    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
+    k /= k.sum()
+    return float(np.sum(k * k))
+
+
 def _peaks(y: np.ndarray, min_prominence: float) -> list[int]:
     """Local maxima of ``y`` (a maximum at either end counts) with at least this prominence
     (``scipy.signal.find_peaks(..., prominence=min_prominence)`` on ``y`` padded with -1;
@@ -1404,17 +1446,56 @@ class DebrisValley:
         The debris mode near the low end.
     cell_peak
         The smallest real cells: the first significant peak above the debris mode (or the
-        first significant peak when there is no debris mode).
+        first significant peak when there is no debris mode). With ``minor_peak`` settings
+        this can be a minor population below the first big peak.
     valley
         The lowest point between ``debris_peak`` and ``cell_peak`` when deep enough.
     depth
-        ``density[valley] / min(density[debris_peak], density[cell_peak])`` (NaN without valley).
+        ``density[valley] / min(density[debris_peak], density[big cell peak])`` (NaN without
+        valley).
+    minor_peak
+        ``True`` when ``cell_peak`` is a minor population found below the first big peak.
     """
 
     debris_peak: int | None
     cell_peak: int | None
     valley: int | None
     depth: float = math.nan
+    minor_peak: bool = False
+
+
+def _first_minor_peak(
+    w: np.ndarray,
+    var: np.ndarray | None,
+    q0: int,
+    p1: int,
+    pos: np.ndarray,
+    *,
+    prominence: float,
+    nsd: float,
+    min_position: float,
+) -> int | None:
+    """First local maximum ``m`` of ``w`` strictly between ``q0`` and ``p1`` that stands out
+    by ``prominence * w[q0]`` (and ``nsd`` noise SDs when ``var`` is given) above the lower
+    of its two bases within ``[q0, p1]``, at ``pos[m] >= min_position * pos[p1]``."""
+    if p1 - q0 < 3 or not prominence > 0:
+        return None
+    seg = w[q0 : p1 + 1]
+    interior = (seg[1:-1] > seg[:-2]) & (seg[1:-1] >= seg[2:])
+    for off in np.flatnonzero(interior) + 1:
+        m = q0 + int(off)
+        if pos[m] < min_position * pos[p1]:
+            continue
+        left = q0 + int(np.argmin(w[q0 : m + 1]))
+        right = m + int(np.argmin(w[m : p1 + 1]))
+        base = left if w[left] >= w[right] else right
+        prom = float(w[m] - w[base])
+        if prom < prominence * float(w[q0]):
+            continue
+        if var is not None and prom < nsd * math.sqrt(float(var[m] + var[base])):
+            continue
+        return m
+    return None
 
 
 def find_debris_valley(
@@ -1425,11 +1506,25 @@ def find_debris_valley(
     peak_max_position: float,
     valley_max_ratio: float,
     positions: np.ndarray | None = None,
+    log_axis: float = 0.0,
+    minor_peak_prominence: float = 0.0,
+    minor_peak_nsd: float = 0.0,
+    minor_peak_min_position: float = 0.4,
+    variance: np.ndarray | None = None,
+    max_shift_fraction: float = 1.0,
 ) -> DebrisValley:
     """Locate the debris mode, the smallest cells above it and the valley between them.
 
     The valley is the **first** significant one above the debris mode, never the deepest one
     anywhere: the valley between lymphocytes and granulocytes is not a debris boundary.
+
+    With ``log_axis`` (linear ``positions``) the valley and minor peaks are looked for on
+    ``w = positions x density``, the density per log-FSC unit: there the tail of the debris
+    mode flattens where it ends, so a small-cell shoulder next to a dominant large-cell peak
+    is not mistaken for the debris tail. With ``minor_peak_prominence > 0`` a minor peak of
+    ``w`` between the debris mode and the first big cell peak (a 1 % lymphocyte population
+    next to 95 % large blasts) ends the valley search: the cut lies below it. Both only ever
+    lower the valley (``w`` rises wherever the density does not fall).
 
     Parameters
     ----------
@@ -1445,6 +1540,17 @@ def find_debris_valley(
         The valley must be at most this fraction of the lower of its two peaks.
     positions
         Linear FSC-A value of each bin (default: the bin index).
+    log_axis
+        Search the valley on ``positions x density`` (for a linear-scale histogram).
+    minor_peak_prominence, minor_peak_nsd, minor_peak_min_position
+        A minor cell peak must stand out by this fraction of the debris mode's height and by
+        ``nsd`` noise SDs (with ``variance``), at ``>= min_position`` x the big peak's position.
+    variance
+        Variance of each ``density`` value (Poisson counts through the smoothing), or ``None``.
+    max_shift_fraction
+        The log-axis / minor-peak valley replaces the plain lowest point between the debris
+        mode and the first big peak only when at most this fraction of the density lies
+        between the two.
 
     Returns
     -------
@@ -1467,10 +1573,39 @@ def find_debris_valley(
         return DebrisValley(None, first, None)
     p1 = big[0]
     v = p0 + int(np.argmin(y[p0 : p1 + 1]))
+    w, var, q0 = y, variance, p0
+    if log_axis and pos[p0] > 0:
+        scale = (np.maximum(pos, 0.0) / pos[p1]) ** float(log_axis)
+        w = y * scale
+        var = None if variance is None else np.asarray(variance, float) * scale**2
+        # the debris mode on the log axis: within the upper half-width of the linear mode
+        half = np.flatnonzero(y[p0 : v + 1] <= 0.5 * y[p0])
+        h = p0 + (int(half[0]) if half.size else v - p0)
+        q0 = p0 + int(np.argmax(w[p0 : h + 1]))
+    cell = _first_minor_peak(
+        w,
+        var,
+        q0,
+        p1,
+        pos,
+        prominence=minor_peak_prominence,
+        nsd=minor_peak_nsd,
+        min_position=minor_peak_min_position,
+    )
+    end = p1 if cell is None else cell
+    if w is not y or cell is not None:
+        v_low = q0 + int(np.argmin(w[q0 : end + 1]))
+        # a lower cut only through the thin floor of a deep valley (a minority population
+        # hides there); a plateau holding many events is debris/dead cells, as before
+        if float(y[v_low:v].sum()) <= max_shift_fraction * float(y.sum()):
+            v = v_low
+        else:
+            cell = None
     depth = float(y[v] / min(y[p0], y[p1]))
+    out_cell = p1 if cell is None else cell
     if depth > valley_max_ratio:
-        return DebrisValley(p0, p1, None, depth)
-    return DebrisValley(p0, p1, v, depth)
+        return DebrisValley(p0, out_cell, None, depth, cell is not None)
+    return DebrisValley(p0, out_cell, v, depth, cell is not None)
 
 
 def find_valley(
@@ -1533,10 +1668,17 @@ def _debris_threshold(
         cell_peak_fraction=s.debris_cell_peak_fraction,
         peak_max_position=s.debris_peak_max_position,
         valley_max_ratio=s.debris_valley_max_ratio,
+        log_axis=0.0 if log_scale else s.debris_log_axis_valley,
+        minor_peak_prominence=s.debris_minor_peak_prominence,
+        minor_peak_nsd=s.debris_minor_peak_nsd,
+        minor_peak_min_position=s.debris_minor_peak_min_position,
+        variance=dens * _smooth_variance_factor(s.debris_smooth_bins),
+        max_shift_fraction=s.debris_valley_max_shift,
     )
     info["debris_peak"] = None if res.debris_peak is None else float(lin[res.debris_peak])
     info["cell_peak"] = None if res.cell_peak is None else float(lin[res.cell_peak])
     info["valley_depth"] = None if math.isnan(res.depth) else res.depth
+    info["minor_cell_peak"] = res.minor_peak
     if res.valley is not None:
         info["method"] = "valley"
         return float(lin[res.valley]), info
