@@ -190,7 +190,8 @@ def test_gating_flags_that_need_a_hematologist_make_the_result_review(
 
     def flagged(events, qc, **kw):
         res = real(events, qc, **kw)
-        res.flags.extend(["lymphocyte_anchor_missing", "small_blast_cluster_review"])
+        res.flags.extend(["lymphocyte_anchor_missing", "small_blast_cluster_review",
+                          "population_missing:cd45_negative"])
         return res
 
     monkeypatch.setattr(alot, "gate_alot", flagged)
@@ -201,3 +202,6 @@ def test_gating_flags_that_need_a_hematologist_make_the_result_review(
     assert result["status"] == "review"
     reasons = {r["message"] for r in result["review_reasons"] if r["code"] == "gating"}
     assert {"lymphocyte_anchor_missing", "small_blast_cluster_review"} <= reasons
+    # no nucleated red cells is normal (blood, lysed marrow): reported, not a review reason
+    assert "population_missing:cd45_negative" in result["gating"]["flags"]
+    assert "population_missing:cd45_negative" not in reasons

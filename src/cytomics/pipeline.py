@@ -192,7 +192,7 @@ def _run_stages(
         gates.extend(gating.gates)
         result["gating"] = {"strategy": "alot", "flags": list(gating.flags)}
         for flag in gating.flags:
-            if flag.startswith(REVIEW_GATING_FLAGS):
+            if flag.startswith(REVIEW_GATING_FLAGS) and flag not in INFORMATIONAL_GATING_FLAGS:
                 add_review(result, "gating", flag)
     else:
         add_review(
@@ -229,6 +229,9 @@ def _run_stages(
 #: a population not found, the internal T-cell control missing (positions are then read
 #: from other landmarks), and the strategy's own review flags
 REVIEW_GATING_FLAGS = ("population_missing", "review", "lymphocyte_anchor", "small_blast_cluster")
+#: flags reported in ``gating.flags`` but not a reason for review: no CD45-negative nucleated
+#: cells is the normal finding in blood and in many lysed marrows (no nucleated red cells)
+INFORMATIONAL_GATING_FLAGS = ("population_missing:cd45_negative",)
 
 
 def _panel_family(panel: Any) -> str:
