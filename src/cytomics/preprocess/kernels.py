@@ -253,7 +253,13 @@ def logicle_table(p: np.ndarray) -> np.ndarray:
 
 @numba.njit(cache=True)
 def logicle_block(vbuf: np.ndarray, m: int, p: np.ndarray, coef: np.ndarray) -> None:
-    """Replace ``vbuf[:m]`` (float64 linear values) by their logicle, using the table."""
+    """Replace ``vbuf[:m]`` (float64 linear values) by their logicle, using the table.
+
+    A block whose values all lie in the table (the usual case) is done by a branch-free
+    loop the compiler vectorises (both cell formulas computed, one selected); a block with
+    a value beyond the table, inf or NaN takes the per-value loop with the exact
+    fallback. Both compute the same cubic, so the results are identical.
+    """
     ibuf = vbuf.view(np.int64)
     K = LOGICLE_CELLS_PER_OCTAVE
     kv0 = p[P_KV0]
@@ -261,6 +267,29 @@ def logicle_block(vbuf: np.ndarray, m: int, p: np.ndarray, coef: np.ndarray) -> 
     n_cells = int(p[P_NCELLS])
     x1 = p[P_x1]
     v0 = p[P_V0]
+    n_out = 0
+    for i in range(m):
+        bits = ibuf[i] & _ABS_MASK
+        c_big = base + K * (bits >> 52) + ((bits >> _FRAC_SHIFT) & (K - 1))
+        n_out += (abs(vbuf[i]) >= v0) & (c_big >= n_cells)
+        n_out += vbuf[i] != vbuf[i]
+    if n_out == 0:
+        two_x1 = 2.0 * x1
+        for i in range(m):
+            v = vbuf[i]
+            av = abs(v)
+            small = av < v0
+            tt = min(av, v0) * kv0
+            c_small = int(tt)
+            fr_small = tt - c_small
+            bits = ibuf[i] & _ABS_MASK
+            c_big = base + K * (bits >> 52) + ((bits >> _FRAC_SHIFT) & (K - 1))
+            fr_big = (bits & _FRAC_MASK) * _FRAC_SCALE
+            c = c_small if small else c_big
+            fr = fr_small if small else fr_big
+            y = coef[c, 0] + fr * (coef[c, 1] + fr * (coef[c, 2] + fr * coef[c, 3]))
+            vbuf[i] = two_x1 - y if v < 0.0 else y
+        return
     for i in range(m):
         v = vbuf[i]
         av = abs(v)
@@ -348,6 +377,11 @@ def inverse_array(values: np.ndarray, kind: int, p: np.ndarray, out: np.ndarray)
         out[i] = inverse_one(kind, p, values[i])
 
 
+#: rows per block of the fused kernel: the block's raw rows, detector columns and
+#: compensated columns (float64) stay in L1
+FUSED_BLOCK_ROWS = 256
+
+
 @numba.njit(parallel=True, cache=True)
 def fused_compensate_transform(
     raw: np.ndarray,
@@ -357,13 +391,16 @@ def fused_compensate_transform(
     kinds: np.ndarray,
     params: np.ndarray,
     tables: np.ndarray,
+    table_of: np.ndarray,
     out: np.ndarray,
 ) -> None:
     """Compensate and transform every event in one pass.
 
-    Rows are processed in independent blocks of :data:`BLOCK_ROWS` (``prange`` over
-    blocks); within a block each column is compensated into a small float64 buffer,
-    transformed there and written to ``out`` as float32.
+    Rows are processed in independent blocks of :data:`FUSED_BLOCK_ROWS` (``prange`` over
+    blocks); within a block the detector columns are copied (float64) into a small
+    buffer, each compensated column is accumulated there over the detectors in matrix
+    order (``0.0 + t_0 w_0 + t_1 w_1 + ...``, zero weights skipped), every column is
+    transformed in a float64 buffer and written to ``out`` as float32.
 
     Parameters
     ----------
@@ -380,30 +417,38 @@ def fused_compensate_transform(
     params
         float64 ``[p, PARAM_LEN]`` parameter vectors.
     tables
-        float64 ``[p, LOGICLE_TABLE_CELLS, 4]`` logicle tables (unused for other kinds).
+        float64 ``[u, LOGICLE_TABLE_CELLS, 4]`` distinct logicle tables.
+    table_of
+        int64 ``[p]``: the table of each column (any valid index for other kinds).
     out
-        float32 ``[n, p]`` output, written in place.
+        float32 ``[n, p]`` output, written in place (may alias ``raw``: a block's values
+        are all read before any of them is written).
     """
     n = raw.shape[0]
     ncol = raw.shape[1]
     k = det_cols.shape[0]
-    n_blocks = (n + BLOCK_ROWS - 1) // BLOCK_ROWS
+    R = FUSED_BLOCK_ROWS
+    n_blocks = (n + R - 1) // R
     for b in numba.prange(n_blocks):
-        r0 = b * BLOCK_ROWS
-        m = min(n, r0 + BLOCK_ROWS) - r0
-        vbuf = np.empty(BLOCK_ROWS, dtype=np.float64)
-        # compensation of the whole block: detectors transposed, then contiguous FMAs
-        tbuf = np.empty((k, BLOCK_ROWS), dtype=np.float64)
-        cbuf = np.zeros((k, BLOCK_ROWS), dtype=np.float64)
-        for i in range(m):
-            for q in range(k):
-                tbuf[q, i] = np.float64(raw[r0 + i, det_cols[q]])
+        r0 = b * R
+        m = min(n, r0 + R) - r0
+        vbuf = np.empty(R, dtype=np.float64)
+        tbuf = np.empty((k, R), dtype=np.float64)
+        cbuf = np.empty((k, R), dtype=np.float64)
         for q in range(k):
-            for pos in range(k):
+            dq = det_cols[q]
+            for i in range(m):
+                tbuf[q, i] = np.float64(raw[r0 + i, dq])
+        for pos in range(k):
+            acc = cbuf[pos]
+            for i in range(m):
+                acc[i] = 0.0
+            for q in range(k):
                 w = inv_s[q, pos]
                 if w != 0.0:
+                    t = tbuf[q]
                     for i in range(m):
-                        cbuf[pos, i] += tbuf[q, i] * w
+                        acc[i] += t[i] * w
         for j in range(ncol):
             pos = comp_pos[j]
             if pos >= 0:
@@ -414,7 +459,7 @@ def fused_compensate_transform(
                     vbuf[i] = np.float64(raw[r0 + i, j])
             kind = kinds[j]
             if kind == KIND_LOGICLE:
-                logicle_block(col, m, params[j], tables[j])
+                logicle_block(col, m, params[j], tables[table_of[j]])
             else:
                 _simple_block(col, m, kind, params[j])
             for i in range(m):

@@ -11,7 +11,11 @@ from cytomics.fcs.model import Acquisition, Spillover
 from cytomics.preprocess import kernels as K
 from cytomics.preprocess.compensation import inverse_spillover, resolve_spillover
 from cytomics.preprocess.model import ChannelTransform, Events
-from cytomics.preprocess.transforms import TransformSettings, compile_transforms, resolve_transforms
+from cytomics.preprocess.transforms import (
+    TransformSettings,
+    compile_transforms_shared,
+    resolve_transforms,
+)
 
 __all__ = ["compensate_transform", "preprocess", "time_in_seconds"]
 
@@ -60,12 +64,13 @@ def compensate_transform(
         inv_s = np.zeros((0, 0), dtype=np.float64)
     comp_pos = np.full(p, -1, dtype=np.int64)
     comp_pos[det_cols] = np.arange(k, dtype=np.int64)
-    kinds, params, tables = compile_transforms(transforms)
+    kinds, params, tables, table_of = compile_transforms_shared(transforms)
     if out is None:
         out = np.empty((n, p), dtype=np.float32)
     elif out.shape != (n, p) or out.dtype != np.float32 or not out.flags.c_contiguous:
         raise ValueError("out must be a C-contiguous float32 array shaped like raw")
-    K.fused_compensate_transform(raw, det_cols, comp_pos, inv_s, kinds, params, tables, out)
+    K.fused_compensate_transform(raw, det_cols, comp_pos, inv_s, kinds, params, tables, table_of,
+                                 out)
     return out
 
 

@@ -46,6 +46,7 @@ __all__ = [
     "arcsinh_cofactor",
     "arcsinh_cofactor_inverse",
     "compile_transforms",
+    "compile_transforms_shared",
     "default_T",
     "fasinh",
     "fasinh_inverse",
@@ -129,22 +130,45 @@ def compile_transforms(
 
     Identical logicle parameter sets share one table computation.
     """
+    kinds, params, distinct, table_of = compile_transforms_shared(transforms)
+    return kinds, params, np.ascontiguousarray(distinct[table_of])
+
+
+def compile_transforms_shared(
+    transforms: tuple[ChannelTransform, ...] | list[ChannelTransform],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """As :func:`compile_transforms`, with one table per distinct logicle parameter set.
+
+    Returns
+    -------
+    tuple
+        ``kinds`` int64 ``[p]``, ``params`` float64 ``[p, L]``, ``tables`` float64
+        ``[u, cells, 4]`` (``u >= 1``; a zero table when no column is logicle) and
+        ``table_of`` int64 ``[p]`` (the table of each column, 0 for other kinds).
+    """
     n = len(transforms)
     kinds = np.zeros(n, dtype=np.int64)
     params = np.zeros((n, K.PARAM_LEN), dtype=np.float64)
-    tables = np.zeros((n, K.LOGICLE_TABLE_CELLS, 4), dtype=np.float64)
-    cache: dict[tuple, tuple[np.ndarray, np.ndarray | None]] = {}
+    table_of = np.zeros(n, dtype=np.int64)
+    distinct: list[np.ndarray] = []
+    cache: dict[tuple, tuple[np.ndarray, int]] = {}
     for j, ct in enumerate(transforms):
         validate_transform(ct, where=f"column {j}")
         kinds[j] = _KINDS[ct.kind]
         key = (ct.kind, float(ct.T), float(ct.W), float(ct.M), float(ct.A))
         if key not in cache:
-            cache[key] = _param_vector(ct)
-        p, table = cache[key]
+            p, table = _param_vector(ct)
+            if table is not None:
+                distinct.append(table)
+            cache[key] = (p, len(distinct) - 1 if table is not None else 0)
+        p, t = cache[key]
         params[j] = p
-        if table is not None:
-            tables[j] = table
-    return kinds, params, tables
+        table_of[j] = t
+    if distinct:
+        tables = np.ascontiguousarray(np.stack(distinct))
+    else:
+        tables = np.zeros((1, K.LOGICLE_TABLE_CELLS, 4), dtype=np.float64)
+    return kinds, params, tables, table_of
 
 
 # --------------------------------------------------------------------------------------
