@@ -43,6 +43,10 @@ OP_AND = 0
 OP_OR = 1
 OP_NOT = 2
 
+#: below this many events, float32 data are given to the polygon kernel as a float64 copy
+#: of the two columns (identical result; the float64 kernel is then the only one loaded)
+_SMALL_COPY_EVENTS = 1_000_000
+
 
 # --------------------------------------------------------------------------------------
 # membership kernels
@@ -339,7 +343,15 @@ def polygon_mask(data: np.ndarray, col_x: int, col_y: int, vertices) -> np.ndarr
     vx = np.ascontiguousarray(v[:, 0])
     vy = np.ascontiguousarray(v[:, 1])
     out = np.empty(arr.shape[0], dtype=np.bool_)
-    _polygon_kernel(arr, int(c[0]), int(c[1]), vx, vy, out)
+    cx, cy = int(c[0]), int(c[1])
+    if arr.dtype != np.float64 and arr.shape[0] < _SMALL_COPY_EVENTS:
+        # the kernel reads values as float64: a float64 copy of the two columns gives the
+        # same result and lets one compiled signature serve both dtypes (one cache load)
+        pair = np.empty((arr.shape[0], 2), dtype=np.float64)
+        pair[:, 0] = arr[:, cx]
+        pair[:, 1] = arr[:, cy]
+        arr, cx, cy = pair, 0, 1
+    _polygon_kernel(arr, cx, cy, vx, vy, out)
     return out
 
 
