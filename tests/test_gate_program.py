@@ -185,3 +185,25 @@ def test_shared_polygon_rasters_match_gate_by_gate(dtype):
     labels = np.full(n, 1, dtype=np.uint8)
     label_events(data, program, terminals, root=root, labels=labels, root_code=2)
     np.testing.assert_array_equal(labels, expected)
+
+
+@pytest.mark.parametrize("seed", [21, 22])
+def test_polygon_raster_runs_equal_the_centre_test_of_every_cell(seed):
+    """Cells off the edges take the exact test of the first cell of their run: every such
+    cell equals the exact test at its own centre (self-intersecting polygons included)."""
+    from cytomics.gating.program import _polygon_raster
+
+    rng = np.random.default_rng(seed)
+    for k in range(6):
+        v = rng.uniform(0, 1, (int(rng.integers(3, 30)), 2))
+        vx, vy = np.ascontiguousarray(v[:, 0]), np.ascontiguousarray(v[:, 1])
+        box = (vx.min() - 0.1 * k, vx.max(), vy.min(), vy.max() + 0.05 * k)
+        size = 64
+        r = _polygon_raster(vx, vy, *box, size)
+        wx, wy = (box[1] - box[0]) / size, (box[3] - box[2]) / size
+        ix, iy = np.meshgrid(np.arange(size), np.arange(size), indexing="ij")
+        centres = np.c_[(box[0] + (ix + 0.5) * wx).ravel(), (box[2] + (iy + 0.5) * wy).ravel()]
+        inside = polygon_mask(centres, 0, 1, v).reshape(size, size)
+        off = r != 2
+        assert off.sum() > size * size // 2
+        np.testing.assert_array_equal(r[off], inside[off].astype(np.uint8))

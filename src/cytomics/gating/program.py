@@ -327,12 +327,22 @@ def _polygon_raster(vx, vy, x0, x1, y0, y1, size):
                 if _segment_hits_box(ax, ay, bx, by, x0 + ix * wx - ex, x0 + (ix + 1) * wx + ex,
                                      y0 + iy * wy - ey, y0 + (iy + 1) * wy + ey):
                     out[ix, iy] = 2
+    # cells no edge meets: the exact test at the centre of the first cell of each run of
+    # such cells along a raster column; its neighbours in the run share the segment
+    # between their centres with no edge near it, hence the same side of the boundary
     for ix in range(size):
+        known = False
+        status = np.uint8(0)
         for iy in range(size):
-            if out[ix, iy] != 2:
+            if out[ix, iy] == 2:
+                known = False
+                continue
+            if not known:
                 px = x0 + (ix + 0.5) * wx
                 py = y0 + (iy + 0.5) * wy
-                out[ix, iy] = 1 if (_winding_number(px, py, vx, vy) % 2) != 0 else 0
+                status = np.uint8(1 if (_winding_number(px, py, vx, vy) % 2) != 0 else 0)
+                known = True
+            out[ix, iy] = status
     return out
 
 
