@@ -221,3 +221,30 @@ def test_histogram2d_matches_numpy():
     )
     with pytest.raises(ValueError):
         K.histogram2d(x, y, ex, ey[::-1])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_polygon_raster_path_equals_direct_winding_test(dtype):
+    """From 2048 events on, polygon_mask decides cells off the edges from a raster: the
+    result equals the per-event winding test exactly (points on vertices and edges, one
+    ulp beside them, NaN, self-intersecting polygons, a degenerate polygon)."""
+    from cytomics.gating.kernels import _polygon_kernel
+
+    rng = np.random.default_rng(31)
+    polys = [rng.uniform(0, 1, (9, 2)),  # self-intersecting
+             np.c_[0.5 + 0.4 * np.cos(np.linspace(0, 6, 20)),
+                   0.5 + 0.3 * np.sin(np.linspace(0, 6, 20))],
+             np.array([[0.2, 0.5], [0.8, 0.5], [0.5, 0.5]])]  # zero height
+    for v in polys:
+        v = v.astype(np.float32).astype(np.float64)
+        t = rng.uniform(0, 1, (len(v), 50))
+        on_edges = (v[:, None, :] * (1 - t[..., None])
+                    + np.roll(v, -1, axis=0)[:, None, :] * t[..., None]).reshape(-1, 2)
+        pts = np.vstack([on_edges, v, rng.uniform(-0.1, 1.1, (6000, 2))]).astype(dtype)
+        pts = np.vstack([pts, np.nextafter(pts, dtype(2)), np.nextafter(pts, dtype(-1))])
+        pts[:5, 0] = np.nan
+        data = np.ascontiguousarray(np.c_[pts[:, 1], np.zeros(len(pts), dtype), pts[:, 0]])
+        expected = np.empty(len(data), dtype=np.bool_)
+        _polygon_kernel(data, 2, 0, np.ascontiguousarray(v[:, 0]), np.ascontiguousarray(v[:, 1]),
+                        expected)
+        np.testing.assert_array_equal(K.polygon_mask(data, 2, 0, v), expected)

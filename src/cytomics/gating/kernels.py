@@ -46,6 +46,10 @@ OP_NOT = 2
 #: below this many events, float32 data are given to the polygon kernel as a float64 copy
 #: of the two columns (identical result; the float64 kernel is then the only one loaded)
 _SMALL_COPY_EVENTS = 1_000_000
+#: cells per axis of a polygon's membership raster
+RASTER = 256
+#: from this many events on, polygon membership goes through a raster of the polygon
+_RASTER_MIN_EVENTS = 2048
 
 
 # --------------------------------------------------------------------------------------
@@ -107,6 +111,110 @@ def _polygon_kernel(data, cx, cy, vx, vy, out):
         py = np.float64(data[i, cy])
         if px < min_x or px > max_x or py < min_y or py > max_y or px != px or py != py:
             out[i] = False
+        else:
+            out[i] = (_winding_number(px, py, vx, vy) % 2) != 0
+
+
+@nb.njit(cache=True)
+def _segment_hits_box(ax, ay, bx, by, x0, x1, y0, y1):
+    """Whether segment a-b meets the closed box [x0, x1] x [y0, y1] (Liang-Barsky)."""
+    t0 = 0.0
+    t1 = 1.0
+    dx = bx - ax
+    dy = by - ay
+    for k in range(4):
+        if k == 0:
+            p, q = -dx, ax - x0
+        elif k == 1:
+            p, q = dx, x1 - ax
+        elif k == 2:
+            p, q = -dy, ay - y0
+        else:
+            p, q = dy, y1 - ay
+        if p == 0.0:
+            if q < 0.0:
+                return False
+        else:
+            r = q / p
+            if p < 0.0:
+                if r > t1:
+                    return False
+                if r > t0:
+                    t0 = r
+            else:
+                if r < t0:
+                    return False
+                if r < t1:
+                    t1 = r
+    return True
+
+
+@nb.njit(cache=True)
+def _polygon_raster(vx, vy, x0, x1, y0, y1, size):
+    """Membership raster of a polygon over its bounding box (see :class:`GateProgram`).
+
+    A cell that no edge comes near (within a margin far above rounding error) lies wholly
+    on one side of the boundary, so the exact test at its centre decides all its points.
+    """
+    out = np.zeros((size, size), dtype=np.uint8)
+    wx = (x1 - x0) / size
+    wy = (y1 - y0) / size
+    if not (wx > 0.0 and wy > 0.0):
+        out[:, :] = 2
+        return out
+    ex = 1e-7 * (x1 - x0) + 1e-12
+    ey = 1e-7 * (y1 - y0) + 1e-12
+    m = vx.shape[0]
+    for j in range(m):
+        ax = vx[j]
+        ay = vy[j]
+        bx = vx[(j + 1) % m]
+        by = vy[(j + 1) % m]
+        i0 = max(0, int(np.floor((min(ax, bx) - ex - x0) / wx)))
+        i1 = min(size - 1, int(np.floor((max(ax, bx) + ex - x0) / wx)))
+        j0 = max(0, int(np.floor((min(ay, by) - ey - y0) / wy)))
+        j1 = min(size - 1, int(np.floor((max(ay, by) + ey - y0) / wy)))
+        for ix in range(i0, i1 + 1):
+            for iy in range(j0, j1 + 1):
+                if out[ix, iy] == 2:
+                    continue
+                if _segment_hits_box(ax, ay, bx, by, x0 + ix * wx - ex, x0 + (ix + 1) * wx + ex,
+                                     y0 + iy * wy - ey, y0 + (iy + 1) * wy + ey):
+                    out[ix, iy] = 2
+    # cells no edge meets: the exact test at the centre of the first cell of each run of
+    # such cells along a raster column; its neighbours in the run share the segment
+    # between their centres with no edge near it, hence the same side of the boundary
+    for ix in range(size):
+        known = False
+        status = np.uint8(0)
+        for iy in range(size):
+            if out[ix, iy] == 2:
+                known = False
+                continue
+            if not known:
+                px = x0 + (ix + 0.5) * wx
+                py = y0 + (iy + 0.5) * wy
+                status = np.uint8(1 if (_winding_number(px, py, vx, vy) % 2) != 0 else 0)
+                known = True
+            out[ix, iy] = status
+    return out
+
+
+@nb.njit(parallel=True, cache=True)
+def _polygon_raster_kernel(data, cx, cy, vx, vy, raster, x0, x1, y0, y1, rx, ry, out):
+    """:func:`_polygon_kernel` with a membership raster (see :func:`_polygon_raster`):
+    the exact test only for events in cells an edge crosses."""
+    n = data.shape[0]
+    size = raster.shape[0]
+    for i in nb.prange(n):
+        px = np.float64(data[i, cx])
+        py = np.float64(data[i, cy])
+        if px != px or py != py or px < x0 or px > x1 or py < y0 or py > y1:
+            out[i] = False
+            continue
+        cell = raster[min(int((px - x0) * rx), size - 1), min(int((py - y0) * ry), size - 1)]
+        if cell != 2:
+            out[i] = cell == 1
         else:
             out[i] = (_winding_number(px, py, vx, vy) % 2) != 0
 
@@ -351,7 +459,15 @@ def polygon_mask(data: np.ndarray, col_x: int, col_y: int, vertices) -> np.ndarr
         pair[:, 0] = arr[:, cx]
         pair[:, 1] = arr[:, cy]
         arr, cx, cy = pair, 0, 1
-    _polygon_kernel(arr, cx, cy, vx, vy, out)
+    if arr.shape[0] < _RASTER_MIN_EVENTS:
+        _polygon_kernel(arr, cx, cy, vx, vy, out)
+        return out
+    # cells off the edges are decided once (see _polygon_raster), the others exactly
+    box = (float(vx.min()), float(vx.max()), float(vy.min()), float(vy.max()))
+    raster = _polygon_raster(vx, vy, *box, RASTER)
+    width = (box[1] - box[0], box[3] - box[2])
+    rx, ry = (RASTER / w if w > 0 else 0.0 for w in width)
+    _polygon_raster_kernel(arr, cx, cy, vx, vy, raster, *box, rx, ry, out)
     return out
 
 

@@ -21,13 +21,12 @@ import numba as nb
 import numpy as np
 
 from cytomics.gating.gates import BooleanGate, EllipsoidGate, Gate, PolygonGate, RectangleGate
-from cytomics.gating.kernels import _winding_number
+from cytomics.gating.kernels import RASTER, _polygon_raster, _winding_number
 
 __all__ = ["GateProgram", "compile_gates", "label_events"]
 
 _POLYGON, _RECTANGLE, _ELLIPSOID, _AND, _OR, _NOT = range(6)
 _ROOT = -1  # parent index meaning "the root mask"
-RASTER = 256  # cells per axis of a polygon's membership raster
 GROUP_SIZE = 8  # polygons per shared raster (one byte of inside bits, one of edge bits)
 GROUP_RASTER = 256  # cells per axis of a group's shared raster
 
@@ -259,91 +258,6 @@ def _polygon_groups(kind, parent, cols, start, vx, vy, vstart, lo, hi) -> dict[s
             pre[g] = True
     return {"gcols": gcols, "gbox": gbox, "ginv": ginv, "graster": graster, "glut": glut,
             "gmembers": gmembers, "pre": pre}
-
-
-@nb.njit(cache=True)
-def _segment_hits_box(ax, ay, bx, by, x0, x1, y0, y1):
-    """Whether segment a-b meets the closed box [x0, x1] x [y0, y1] (Liang-Barsky)."""
-    t0 = 0.0
-    t1 = 1.0
-    dx = bx - ax
-    dy = by - ay
-    for k in range(4):
-        if k == 0:
-            p, q = -dx, ax - x0
-        elif k == 1:
-            p, q = dx, x1 - ax
-        elif k == 2:
-            p, q = -dy, ay - y0
-        else:
-            p, q = dy, y1 - ay
-        if p == 0.0:
-            if q < 0.0:
-                return False
-        else:
-            r = q / p
-            if p < 0.0:
-                if r > t1:
-                    return False
-                if r > t0:
-                    t0 = r
-            else:
-                if r < t0:
-                    return False
-                if r < t1:
-                    t1 = r
-    return True
-
-
-@nb.njit(cache=True)
-def _polygon_raster(vx, vy, x0, x1, y0, y1, size):
-    """Membership raster of a polygon over its bounding box (see :class:`GateProgram`).
-
-    A cell that no edge comes near (within a margin far above rounding error) lies wholly
-    on one side of the boundary, so the exact test at its centre decides all its points.
-    """
-    out = np.zeros((size, size), dtype=np.uint8)
-    wx = (x1 - x0) / size
-    wy = (y1 - y0) / size
-    if not (wx > 0.0 and wy > 0.0):
-        out[:, :] = 2
-        return out
-    ex = 1e-7 * (x1 - x0) + 1e-12
-    ey = 1e-7 * (y1 - y0) + 1e-12
-    m = vx.shape[0]
-    for j in range(m):
-        ax = vx[j]
-        ay = vy[j]
-        bx = vx[(j + 1) % m]
-        by = vy[(j + 1) % m]
-        i0 = max(0, int(np.floor((min(ax, bx) - ex - x0) / wx)))
-        i1 = min(size - 1, int(np.floor((max(ax, bx) + ex - x0) / wx)))
-        j0 = max(0, int(np.floor((min(ay, by) - ey - y0) / wy)))
-        j1 = min(size - 1, int(np.floor((max(ay, by) + ey - y0) / wy)))
-        for ix in range(i0, i1 + 1):
-            for iy in range(j0, j1 + 1):
-                if out[ix, iy] == 2:
-                    continue
-                if _segment_hits_box(ax, ay, bx, by, x0 + ix * wx - ex, x0 + (ix + 1) * wx + ex,
-                                     y0 + iy * wy - ey, y0 + (iy + 1) * wy + ey):
-                    out[ix, iy] = 2
-    # cells no edge meets: the exact test at the centre of the first cell of each run of
-    # such cells along a raster column; its neighbours in the run share the segment
-    # between their centres with no edge near it, hence the same side of the boundary
-    for ix in range(size):
-        known = False
-        status = np.uint8(0)
-        for iy in range(size):
-            if out[ix, iy] == 2:
-                known = False
-                continue
-            if not known:
-                px = x0 + (ix + 0.5) * wx
-                py = y0 + (iy + 0.5) * wy
-                status = np.uint8(1 if (_winding_number(px, py, vx, vy) % 2) != 0 else 0)
-                known = True
-            out[ix, iy] = status
-    return out
 
 
 @nb.njit(cache=True, inline="always")
