@@ -150,6 +150,40 @@ def test_large_cd34neg_aml_keeps_mpo_negative_blasts(tmp_path):
     assert f1(res.labels, truth, "blasts") > 0.97
     assert res.counts["lymphocytes"] > 0
 
+def test_mpo_blasts_reaching_granulocyte_ssc_do_not_move_the_neutrophil_anchor(tmp_path):
+    # 95% CD34- AML whose MPO+ blasts reach the granulocyte SSC range and outnumber the
+    # neutrophils: the median of the high-SSC MPO+ events lands on the blasts (old rule:
+    # granulocyte gate cut through the blasts, blast F1 0.50). The neutrophils are the
+    # MPO-brightest log-SSC peak of those events.
+    events, qc, res, truth = simulated("aml_cd34neg", 2014, 0.95, tmp_path)
+    keep = np.asarray(qc.keep, bool)
+    neut = keep & (truth == LABEL_CODES["granulocytes"])
+    ssc = events.values[neut, res.axes["ssc"]]
+    assert abs(np.log(res.landmarks["neutrophils"][1] / np.median(ssc))) < 0.15
+    assert f1(res.labels, truth, "blasts") > 0.95
+    assert f1(res.labels, truth, "granulocytes") > 0.7
+
+
+def test_neutrophil_events_pick_mpo_brightest_peak():
+    from cytomics.gating.alot import _neutrophil_events
+
+    rng = np.random.default_rng(3)
+    s = AlotGatingSettings()
+    # blasts (many, SSC 0.22, MPO 0.6), neutrophils (SSC 0.38, MPO 0.8), eosinophils
+    # (few, SSC 0.65, MPO 0.6)
+    parts = [(6000, 0.22, 0.6), (2500, 0.38, 0.8), (800, 0.7, 0.6)]
+    ssc = np.concatenate([c * np.exp(0.12 * rng.normal(size=n)) for n, c, _ in parts])
+    mpo = np.concatenate([m + 0.04 * rng.normal(size=n) for n, _, m in parts])
+    truth = np.repeat([0, 1, 2], [n for n, _, _ in parts])
+    got = _neutrophil_events(ssc, mpo, np.ones(ssc.size, bool), s)
+    assert abs(np.log(np.median(ssc[got]) / 0.38)) < 0.1  # all candidates: median ~0.25
+    assert (truth[got] == 1).mean() > 0.8 and got[truth == 1].mean() > 0.9
+    assert got[truth == 2].mean() < 0.2
+    # a single peak: every candidate is kept
+    one = truth == 1
+    assert np.array_equal(_neutrophil_events(ssc, mpo, one, s), one)
+
+
 def test_monocytic_blasts_overlapping_monocytes():
     """Independent generator: monocytic blasts (CD34-, MPO dim, CD45 slightly below the
     monocytes) flood the monocyte gate; called blasts, flagged, normal monocytes of a

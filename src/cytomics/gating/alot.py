@@ -176,6 +176,12 @@ class AlotGatingSettings:
     cluster_bins, cluster_sigma_bins, cluster_rel_persistence, cluster_floor_fraction
         Density (bins per axis, smoothing in bins) and basin split (valley depth, floor)
         used to find that main cluster.
+    neutrophil_peak_min_mass, neutrophil_mpo_tie_sd
+        The neutrophil anchor is one log-SSC density peak of the high-SSC MPO+ events
+        (peaks holding at least ``neutrophil_peak_min_mass`` of them): the MPO-brightest
+        one (neutrophils set the tube's MPO level), the largest of those within
+        ``neutrophil_mpo_tie_sd`` robust SDs of it. MPO+ blasts reaching the granulocyte
+        SSC (a lower, MPO-dimmer peak) and eosinophils (a higher one) stay out of it.
     max_vertices
         Vertex budget of every polygon gate.
     min_population_events
@@ -232,6 +238,8 @@ class AlotGatingSettings:
     cluster_sigma_bins: float = 1.5
     cluster_rel_persistence: float = 0.3
     cluster_floor_fraction: float = 0.01
+    neutrophil_peak_min_mass: float = 0.05
+    neutrophil_mpo_tie_sd: float = 1.0
     max_vertices: int = 24
     min_population_events: int = 10
     sample_events: int = 200_000
@@ -451,6 +459,46 @@ def _brightest_peak(x: np.ndarray, s: AlotGatingSettings) -> tuple[float, float]
     if upper.size < s.min_control_events:
         return None
     return top, float(np.median(upper) / 0.6745)  # half-normal: median = 0.6745 SD
+
+
+def _neutrophil_events(
+    ssc: np.ndarray, mpo: np.ndarray, cand: np.ndarray, s: AlotGatingSettings
+) -> np.ndarray:
+    """The neutrophils among high-SSC MPO+ events (``cand``): one density peak on log SSC.
+
+    MPO+ myeloid blasts can reach far into the granulocyte SSC range (and outnumber the
+    neutrophils); eosinophils lie above the neutrophils. When the candidates split into
+    several log-SSC peaks (each holding ``neutrophil_peak_min_mass`` of them), the
+    neutrophils are the peak with the brightest cyMPO (they set the tube's MPO level;
+    myeloblasts and eosinophils are dimmer); peaks whose MPO median lies within
+    ``neutrophil_mpo_tie_sd`` robust SDs of it tie, and the one holding most events wins.
+    The neutrophils are the events between that peak's valleys to its neighbours. With a
+    single peak, all candidates are the neutrophils.
+    """
+    if cand.sum() < 2 * s.min_control_events:
+        return cand
+    idx = np.flatnonzero(cand)
+    ly = np.log(np.maximum(ssc[idx], 1e-6))
+    d = dens.density_1d(ly, lo=float(ly.min()) - 0.1, hi=float(ly.max()) + 0.1,
+                        bins=128, sigma_bins=2.0)
+    pk = sorted((p for p in dens.find_peaks_1d(d, min_height=0.02, min_prominence=0.02)
+                 if p.mass >= s.neutrophil_peak_min_mass), key=lambda p: p.position)
+    if len(pk) < 2:
+        return cand
+    cuts = [-np.inf] + [dens.valley_between(d, pk[i].position, pk[i + 1].position)
+                        for i in range(len(pk) - 1)] + [np.inf]
+    sel = [(ly >= cuts[i]) & (ly < cuts[i + 1]) for i in range(len(pk))]
+    mv = mpo[idx]
+    med = [float(np.median(mv[m])) if m.any() else -np.inf for m in sel]
+    top = int(np.argmax(med))
+    sd = float(np.median(np.abs(mv[sel[top]] - med[top]))) / 0.6745
+    tied = [i for i in range(len(pk)) if med[i] >= med[top] - s.neutrophil_mpo_tie_sd * sd]
+    k = max(tied, key=lambda i: int(sel[i].sum()))
+    if sel[k].sum() < s.min_control_events:
+        return cand
+    out = np.zeros_like(cand)
+    out[idx[sel[k]]] = True
+    return out
 
 
 def _b_blast_cluster(
@@ -837,7 +885,8 @@ def gate_alot(
     ylo = max(lymph[1], 1e-6)
     ssc_ratio = y_s / ylo
     high_ssc = ssc_ratio >= 0.5 * (s.mono_ssc_ratio_min + s.default_neutrophil_ssc_ratio)
-    neut = high_ssc & mpo_pos
+    neut = (_neutrophil_events(y_s, mk["cyMPO"], high_ssc & mpo_pos, s) if "cyMPO" in mk
+            else high_ssc & mpo_pos)
     neutro_sd = float("nan")  # CD45 spread of a homogeneous normal population
     if neut.sum() >= s.min_control_events:
         neutro = (float(np.median(x_s[neut])), float(np.median(y_s[neut])))
