@@ -184,6 +184,19 @@ def test_neutrophil_events_pick_mpo_brightest_peak():
     assert np.array_equal(_neutrophil_events(ssc, mpo, one, s), one)
 
 
+@pytest.mark.parametrize("seed", [6015, 6044])
+def test_small_b_cluster_edge_drawn_on_cd45_vs_cd34_independent_generator(seed):
+    # 5% CD34+ B blasts just below CD34-dim hematogones on CD45 (one merged CD45 peak, no
+    # split on CD45/SSC): the old 1-D CD45 cut swept ~80% of the hematogones into the
+    # blasts (F1 0.71 / 0.74). On CD45 vs CD34 the blasts are a separate compact cloud.
+    ev, truth = synthetic_alot(lineage="b", blast_fraction=0.05, seed=seed, n_events=40_000)
+    res = gate_alot(ev, trivial_qc(ev.n_events))
+    assert f1(res.labels, truth, "blasts") > 0.88
+    hg = truth == LABEL_CODES["b_precursors"]
+    assert (res.labels[hg] == BLAST).mean() < 0.2
+    assert any(g.id == "alot_b_blast_cluster" for g in res.gates)
+
+
 def test_monocytic_blasts_overlapping_monocytes():
     """Independent generator: monocytic blasts (CD34-, MPO dim, CD45 slightly below the
     monocytes) flood the monocyte gate; called blasts, flagged, normal monocytes of a

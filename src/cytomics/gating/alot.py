@@ -134,6 +134,13 @@ class AlotGatingSettings:
         nucleated events whose CD45 robust SD is at most ``b_compact_sd_ratio`` times
         that of the neutrophils (a homogeneous normal population of the same tube: the
         instrument's spread) is abnormal however close its CD45 lies to the hematogones.
+    b_cd34_merge_sd_k
+        When a B cluster is called abnormal but does not split from the hematogones on
+        CD45 / SSC, its edge is drawn on CD45 vs CD34 (hematogones: a stripe losing CD34
+        as CD45 rises; blasts: one compact cloud at the dim end): the density basins of
+        the B-like events whose CD45 peak lies within ``b_cd34_merge_sd_k`` robust CD45
+        SDs of the main one (CD34+ and CD34- blast subsets at the same CD45), plus every
+        CD34 level up to ``b_cd34_core_sd_k`` robust SDs above the main basin's CD45 median.
     other_abnormal_min_fraction
         Non-B events of the blast region form an abnormal (non-B) blast population only
         when their *main cluster* (the density basin on CD45 / log SSC holding most of
@@ -221,6 +228,8 @@ class AlotGatingSettings:
     b_cluster_sd_k: float = 2.0
     hematogone_cd45_floor: float = 0.4
     b_compact_min_fraction: float = 0.08
+    b_cd34_merge_sd_k: float = 2.0
+    b_cd34_core_sd_k: float = 1.0
     b_compact_sd_ratio: float = 1.3
     other_abnormal_min_fraction: float = 0.035
     other_review_max_fraction: float = 0.10
@@ -747,6 +756,62 @@ def _b_blast_cluster_2d(
     return poly, member, bool(abnormal)
 
 
+def _b_cluster_cd45_cd34(
+    x45: np.ndarray, cd34: np.ndarray, cut45: float, s: AlotGatingSettings
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """Edge of a leukemic B cluster against the hematogones on CD45 vs CD34.
+
+    Hematogones run as a stripe from CD34+ CD45-dim to CD34- CD45-brighter; B blasts are
+    one compact cloud at the dim CD45 end (CD34 homogeneous, or CD34+ and CD34- subsets at
+    the same CD45). The B-like events are split into density basins; the cluster's main
+    basin is the one holding most events below ``cut45`` (the 1-D CD45 edge of the cluster
+    already called abnormal), and the cluster is the basins whose CD45 peaks lie no more
+    than ``b_cd34_merge_sd_k`` robust CD45 SDs (of the main basin) above the main one,
+    with the sparse bins (outside every basin) dimmer than ``cut45``. Used only for the boundary of a cluster already called abnormal.
+
+    Returns
+    -------
+    polygon, member
+        Polygon (CD45, CD34) of the cluster's basins, ``None`` without a split, and the
+        members among the given events.
+    """
+    member = np.zeros(x45.size, dtype=bool)
+    if x45.size < max(s.min_population_events, 50):
+        return None, member
+    x45 = x45.astype(np.float64)
+    y = cd34.astype(np.float64)
+    xr = (float(np.quantile(x45, 0.001)) - 0.05, float(np.quantile(x45, 0.999)) + 0.05)
+    yr = (float(np.quantile(y, 0.001)) - 0.05, float(np.quantile(y, 0.999)) + 0.05)
+    d2 = dens.density_2d(x45, y, xrange=xr, yrange=yr,
+                         bins=(s.cluster_bins, s.cluster_bins), sigma_bins=s.cluster_sigma_bins)
+    blab, info = dens.basins_2d(d2, floor_fraction=s.cluster_floor_fraction,
+                                rel_persistence=s.cluster_rel_persistence, min_mass=0.1)
+    if len(info) < 2:
+        return None, member
+    bx, by = d2.bin_of(x45, y)
+    ev = blab[bx, by]
+    inside = (ev >= 0) & (x45 < cut45)
+    if not inside.any():
+        return None, member
+    k0 = int(np.argmax(np.bincount(ev[inside], minlength=len(info))))
+    xm = x45[ev == k0]
+    if xm.size < s.min_population_events:
+        return None, member
+    sd = max(float(np.median(np.abs(xm - np.median(xm)))) / 0.6745, 1e-3)
+    ks = [k for k, b in enumerate(info) if b["x"] <= info[k0]["x"] + s.b_cd34_merge_sd_k * sd]
+    if len(ks) == len(info):
+        return None, member
+    # the cluster's sparse flanks (bins outside every basin) on the dim side of cut45, and
+    # a CD34 subset of the blasts at their CD45 (as dim as the main basin's core)
+    core45 = float(np.median(xm)) + s.b_cd34_core_sd_k * sd
+    tail = ((blab < 0) & (d2.x_centers[:, None] < cut45)) | (d2.x_centers[:, None] < core45)
+    region = np.isin(blab, ks) | tail
+    poly = dens.region_to_polygon(region, d2.x_edges, d2.y_edges, max_vertices=s.max_vertices)
+    if len(poly) < 3:
+        return None, member
+    return poly, _in_polygon(x45, y, poly)
+
+
 def sample_rows(keep: np.ndarray, k: int, *, seed: int = 0) -> np.ndarray:
     """Sorted indices of ``k`` events drawn at random among those where ``keep`` holds (all
     of them when there are no more than ``k``); deterministic per seed.
@@ -1076,10 +1141,19 @@ def gate_alot(
         b_poly, b_mem, b_abn2 = _b_blast_cluster_2d(data[b_like, cx], data[b_like, cy],
                                                     neutro[0], span45, nucleated, s,
                                                     ref_sd=neutro_sd)
+        b_ycol = cy
         if b_poly is not None and b_abn2:
             b_abn, n_bcl = True, int(b_mem.sum())
         else:
             b_poly = None
+            if b_abn and "CD34" in present:
+                # no split on CD45/SSC: the leukemic cluster's edge against the hematogones
+                # on CD45 vs CD34 (blasts: one homogeneous CD34 level; hematogones: a
+                # stripe, CD34 lost as CD45 rises)
+                b_poly, b_mem = _b_cluster_cd45_cd34(data[b_like, cx],
+                                                     mk["CD34"][b_like], b_cut, s)
+                if b_poly is not None:
+                    b_ycol, n_bcl = events.markers["CD34"], int(b_mem.sum())
         other_ev = m_c & ~b_like
         main, peak = _main_cluster(data[other_ev, cx].astype(np.float64),
                                    data[other_ev, cy].astype(np.float64), s)
@@ -1147,7 +1221,7 @@ def gate_alot(
             excluded.append((g_b, True))
         b_blast_gate = g_b
         if blast_lineage == "b" and (b_poly is not None or np.isfinite(b_cut)):
-            lo45 = (gb.polygon("alot_b_blast_cluster", parent, cx, cy, b_poly)
+            lo45 = (gb.polygon("alot_b_blast_cluster", parent, cx, b_ycol, b_poly)
                     if b_poly is not None else
                     gb.rectangle("pheno_CD45_below_hematogones", parent, {cx: (None, b_cut)}))
             b_blast_gate = gb.boolean("pheno_B_blast", parent, "and", [(g_b, False), (lo45, False)])
