@@ -117,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--flowkit", type=int, default=0,
                     help="check FlowKit reproduction of the exported gates on the first N cases")
     args = ap.parse_args(argv)
+    from cytomics.pipeline import REVIEW_GATING_FLAGS
+
     rows = []
     fk_dev: list[tuple[float, int]] = []
     t0 = time.time()
@@ -138,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
                                            n_events=args.events)
                 qc = SimpleNamespace(keep=np.ones(ev.n_events, bool),
                                      labels=np.full(ev.n_events, 4, np.uint8), gates=[])
-                labels = gate_alot(ev, qc).labels
+                g = gate_alot(ev, qc)
+                labels = g.labels
             else:
                 labels, truth, g, path, ev, qc = run_simulated(
                     kind, seed, args.events, bf, variant, Path(td), full=True)
@@ -150,8 +153,10 @@ def main(argv: list[str] | None = None) -> int:
             nucl = int(np.isin(truth, [LABEL_CODES[m] for m in AGGREGATES["nucleated"]]).sum())
             rows.append((kind, seed, variant, nb / max(nucl, 1), scores,
                          int((labels == LABEL_CODES["blasts"]).sum()), nb))
+            review = [f for f in g.flags if any(k in f for k in REVIEW_GATING_FLAGS)]
             print(f"{kind:16s} seed={seed:5d} {variant:14s} blasts={100 * nb / max(nucl, 1):5.1f}% "
-                  + " ".join(f"{p[:5]}={scores[p]:.3f}" for p in POPS), flush=True)
+                  + " ".join(f"{p[:5]}={scores[p]:.3f}" for p in POPS)
+                  + (f" review:{','.join(review)}" if review else ""), flush=True)
     print(f"\n{len(rows)} cases, {time.time() - t0:.0f} s\n")
     if fk_dev:
         print(f"FlowKit reproduction on {len(fk_dev)} cases: max relative deviation "

@@ -197,6 +197,20 @@ def test_small_b_cluster_edge_drawn_on_cd45_vs_cd34_independent_generator(seed):
     assert any(g.id == "alot_b_blast_cluster" for g in res.gates)
 
 
+def test_expanded_monocyte_gate_goes_to_review():
+    # 20% monocytic blasts with the monocytes' CD45/SSC, MPO dim and CD34-: the monocyte
+    # gate holds ~16% of events (normal <= ~10%), below the 25% expansion call. ALOT cannot
+    # tell these blasts from monocytes, so the result must be flagged, not passed silently.
+    ev, _ = synthetic_alot(lineage="aml_mono", blast_fraction=0.2, seed=6023,
+                               n_events=40_000)
+    res = gate_alot(ev, trivial_qc(ev.n_events))
+    assert "monocyte_expansion_review" in res.flags
+    for specimen, seed in (("PB", 6019), ("BM", 6009), ("PB", 6059)):
+        ev, _ = synthetic_alot(lineage="b", blast_fraction=0.0, specimen=specimen, seed=seed,
+                               n_events=40_000)
+        assert "monocyte_expansion_review" not in gate_alot(ev, trivial_qc(ev.n_events)).flags
+
+
 def test_monocytic_blasts_overlapping_monocytes():
     """Independent generator: monocytic blasts (CD34-, MPO dim, CD45 slightly below the
     monocytes) flood the monocyte gate; called blasts, flagged, normal monocytes of a

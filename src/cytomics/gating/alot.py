@@ -156,6 +156,11 @@ class AlotGatingSettings:
         blast expansion (normal marrow and blood hold a few percent of monocytes): its
         events below the CD45 valley to a brighter (normal monocyte) peak, or all of them
         with one peak, are blasts (flag ``monocytic_expansion_called_blasts``).
+    mono_review_min_fraction
+        Monocytes (monocyte-gate events not already called blasts) holding at least this
+        fraction of nucleated events, but less than ``mono_abnormal_min_fraction``, raise
+        ``monocyte_expansion_review``: beyond normal marrow/blood monocytes (<= ~10%),
+        and monocytic blasts are not separable from monocytes on the ALOT markers.
     cluster_lineage_positive_min, cluster_core_sd_k
         When at least ``cluster_lineage_positive_min`` of the main cluster is positive for
         a lineage marker (CD34, CD7, cyMPO, cyCD3), lineage-negative events count (and are
@@ -234,6 +239,7 @@ class AlotGatingSettings:
     other_abnormal_min_fraction: float = 0.035
     other_review_max_fraction: float = 0.10
     mono_abnormal_min_fraction: float = 0.25
+    mono_review_min_fraction: float = 0.15
     cluster_lineage_positive_min: float = 0.1
     cluster_core_sd_k: float = 2.0
     cluster_cd7_min: float = 0.5
@@ -1346,8 +1352,18 @@ def gate_alot(
     # monocytic blasts overlapping the monocytes: normal marrow / blood holds a few percent
     # of monocytes; a monocyte-gate population this large is a monocytic blast expansion
     # (flagged). Normal monocytes, if separate, are the brighter CD45 peak above it.
+    def blast_cluster_now() -> np.ndarray:
+        masks.update(evaluate_new())
+        return (np.logical_or.reduce([masks[g] for g in blast_parts]) if blast_parts
+                else np.zeros(n, bool))
+
     if in_mono is not None:
         mono_m = masks[in_mono]
+        f_mono = float((mono_m & ~blast_cluster_now()).sum()) / nucleated
+        if s.mono_review_min_fraction <= f_mono < s.mono_abnormal_min_fraction:
+            # monocytosis beyond normal marrow/blood: monocytic blasts share the monocytes'
+            # CD45/SSC and ALOT phenotype (MPO dim, CD34-), so ALOT cannot tell them apart
+            flags.append("monocyte_expansion_review")
         if float(mono_m.sum()) / nucleated >= s.mono_abnormal_min_fraction:
             x_m = data[mono_m, cx].astype(np.float64)
             d = dens.density_1d(x_m, lo=float(x_m.min()) - 0.05, hi=float(x_m.max()) + 0.05,
