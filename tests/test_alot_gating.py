@@ -351,3 +351,57 @@ def test_inconsistent_anchors_on_a_real_file_are_flagged_for_review(corpus):
     events = preprocess(acq, markers=markers)
     res = gate_alot(events, run_qc(events))
     assert "review_anchor_geometry" in res.flags
+
+
+def generator_c_case(kind, seed, bf, instrument, tmp_path, n=40_000):
+    """One generator-C tube through the real chain (FCS -> read -> panel -> preprocess -> QC)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from _generator_c import make_case, write_case
+
+    from cytomics.fcs import read_fcs
+    from cytomics.panel import match_panel
+    from cytomics.preprocess.pipeline import preprocess
+    from cytomics.qc import run_qc
+
+    case = make_case(kind, seed, n, bf, instrument, blood=False)
+    path = write_case(tmp_path / f"{kind}_{seed}.fcs", case, instrument)
+    acq = read_fcs(path)
+    events = preprocess(acq, markers=dict(match_panel(acq, "alot").markers))
+    qc = run_qc(events)
+    return events, qc, gate_alot(events, qc), np.asarray(case.truth)
+
+
+@pytest.mark.parametrize(("seed", "instrument"), [(100, "canto"), (136, "canto_old")])
+def test_hematogone_continuum_is_not_called_b_all_generator_c(seed, instrument, tmp_path):
+    # ~10% hematogones: CD34 lost as CD45 rises (a continuum). The old amount/compactness
+    # rules called them a leukemic B cluster (~10% false blasts, no flag).
+    events, qc, res, truth = generator_c_case("normal_bm", seed, 0.0, instrument, tmp_path)
+    assert int((res.labels == BLAST).sum()) < 0.005 * events.n_events
+    assert "review_b_precursor_continuum" in res.flags
+    hg = truth == LABEL_CODES["b_precursors"]
+    assert (res.labels[hg] == LABEL_CODES["b_precursors"]).mean() > 0.5
+    assert_labels_from_gates(events, qc, res)
+
+
+@pytest.mark.parametrize(("kind", "seed", "bf", "instrument"),
+                         [("tall", 122, 0.011, "canto"), ("tall", 104, 0.046, "canto_old")])
+def test_small_t_all_found_by_aberrant_cd3_phenotype_generator_c(kind, seed, bf, instrument,
+                                                                 tmp_path):
+    # 1-5% T blasts (cyCD3 bright, smCD3 negative) are too few for a CD45/SSC cluster; the old
+    # rules reported 'no_abnormal_blast_cluster' with F1 0. cyCD3+ smCD3- beyond NK cells is
+    # abnormal at any frequency: found, and sent to review as a small cluster.
+    events, qc, res, truth = generator_c_case(kind, seed, bf, instrument, tmp_path)
+    assert "no_abnormal_blast_cluster" not in res.flags
+    assert "blast_cluster_t_aberrant" in res.flags
+    assert any(f.startswith("small_blast_cluster") for f in res.flags)
+    assert f1(res.labels, truth, "blasts") > 0.6
+    assert_labels_from_gates(events, qc, res)
+
+
+def test_normal_marrow_has_no_aberrant_t_cells_generator_c(tmp_path):
+    events, _, res, _ = generator_c_case("normal_bm", 109, 0.0, "canto_old", tmp_path)
+    assert "blast_cluster_t_aberrant" not in res.flags
+    assert int((res.labels == BLAST).sum()) < 0.005 * events.n_events

@@ -141,6 +141,24 @@ class AlotGatingSettings:
         the B-like events whose CD45 peak lies within ``b_cd34_merge_sd_k`` robust CD45
         SDs of the main one (CD34+ and CD34- blast subsets at the same CD45), plus every
         CD34 level up to ``b_cd34_core_sd_k`` robust SDs above the main basin's CD45 median.
+    b_continuum_rho_max, b_continuum_min_events
+        Hematogone maturation continuum: CD34 is lost as CD45 rises, so across a normal B
+        precursor population the rank correlation of CD45 and CD34 is strongly negative; a
+        leukemic B cluster is homogeneous (CD34+ or CD34- or both at the same CD45: no such
+        trend). A B cluster the rules above would call abnormal is kept as B precursors,
+        with the review flag ``review_b_precursor_continuum``, when its Spearman correlation
+        of CD45 and CD34 (over at least ``b_continuum_min_events`` events) is at most
+        ``b_continuum_rho_max``.
+    t_aberrant_cy_sd_k, t_aberrant_sm_sd_k, t_aberrant_min_events, t_aberrant_min_fraction
+        T-lineage blasts are cyCD3 bright (as the mature T cells) but smCD3 negative/dim;
+        no normal cell is (NK cells: cyCD3 dim). With the mature T cells (the CD45-brightest
+        smCD3+ cyCD3+ events) as the internal control, events with cyCD3 above their median
+        minus ``t_aberrant_cy_sd_k`` robust SDs and smCD3 below their median minus
+        ``t_aberrant_sm_sd_k`` robust SDs are aberrant T cells. When at least
+        ``t_aberrant_min_events`` and ``t_aberrant_min_fraction`` of nucleated events are,
+        and no T-blast cluster was found otherwise, they are T blasts at any frequency
+        (flag ``blast_cluster_t_aberrant``; below ``other_review_max_fraction``
+        also ``small_blast_cluster_t_aberrant``).
     other_abnormal_min_fraction
         Non-B events of the blast region form an abnormal (non-B) blast population only
         when their *main cluster* (the density basin on CD45 / log SSC holding most of
@@ -236,6 +254,12 @@ class AlotGatingSettings:
     b_cd34_merge_sd_k: float = 2.0
     b_cd34_core_sd_k: float = 1.0
     b_compact_sd_ratio: float = 1.3
+    b_continuum_rho_max: float = -0.5
+    b_continuum_min_events: int = 100
+    t_aberrant_cy_sd_k: float = 3.0
+    t_aberrant_sm_sd_k: float = 4.0
+    t_aberrant_min_events: int = 30
+    t_aberrant_min_fraction: float = 0.002
     other_abnormal_min_fraction: float = 0.035
     other_review_max_fraction: float = 0.10
     mono_abnormal_min_fraction: float = 0.25
@@ -458,6 +482,28 @@ def _t_cell_anchor(
     return float(np.median(xt[near])), float(np.median(yt[near]))
 
 
+def _t_aberrant_bounds(
+    x45: np.ndarray, t_cells: np.ndarray, mk: Mapping[str, np.ndarray], lymph45: float,
+    s: AlotGatingSettings,
+) -> tuple[float, float] | None:
+    """(lowest cyCD3, highest smCD3) of aberrant T cells (cyCD3 bright, smCD3 negative),
+    read off the mature T cells: the smCD3+ cyCD3+ events within ``anchor_window`` of the
+    T-cell CD45 anchor. ``None`` without both markers or enough mature T cells."""
+    if "cyCD3" not in mk or "smCD3" not in mk:
+        return None
+    mature = t_cells & (np.abs(x45 - lymph45) <= s.anchor_window)
+    if mature.sum() < s.min_control_events:
+        return None
+
+    def med_sd(v: np.ndarray) -> tuple[float, float]:
+        med = float(np.median(v))
+        return med, max(float(np.median(np.abs(v - med))) / 0.6745, 1e-3)
+
+    cy_m, cy_sd = med_sd(mk["cyCD3"][mature])
+    sm_m, sm_sd = med_sd(mk["smCD3"][mature])
+    return cy_m - s.t_aberrant_cy_sd_k * cy_sd, sm_m - s.t_aberrant_sm_sd_k * sm_sd
+
+
 def _brightest_peak(x: np.ndarray, s: AlotGatingSettings) -> tuple[float, float] | None:
     """Position and robust SD (from its upper flank) of the highest-valued density peak of
     ``x`` holding at least ``anchor_min_peak_mass``; ``None`` with too few events."""
@@ -553,6 +599,17 @@ def _b_blast_cluster(
                 or (frac >= s.b_cluster_min_fraction and dim)
                 or (frac >= s.b_compact_min_fraction and compact))
     return float(cut), bool(abnormal)
+
+
+def _maturation_continuum(x45: np.ndarray, cd34: np.ndarray, s: AlotGatingSettings) -> bool:
+    """Whether B-like events form a hematogone maturation continuum: CD34 falls as CD45
+    rises (Spearman correlation at most ``b_continuum_rho_max``)."""
+    if x45.size < s.b_continuum_min_events:
+        return False
+    from scipy.stats import spearmanr
+
+    rho = float(spearmanr(x45, cd34)[0])
+    return bool(np.isfinite(rho) and rho <= s.b_continuum_rho_max)
 
 
 def _main_cluster(
@@ -1160,6 +1217,14 @@ def gate_alot(
                                                      mk["CD34"][b_like], b_cut, s)
                 if b_poly is not None:
                     b_ycol, n_bcl = events.markers["CD34"], int(b_mem.sum())
+        if b_abn and "CD34" in present:
+            # a maturation continuum (CD34 lost as CD45 rises) is hematogones, however many
+            bi = np.flatnonzero(b_like)
+            mem = b_mem if b_poly is not None else data[bi, cx] < b_cut
+            if _maturation_continuum(data[bi[mem], cx].astype(np.float64),
+                                     mk["CD34"][bi[mem]], s):
+                b_abn, b_poly, n_bcl = False, None, 0
+                flags.append("review_b_precursor_continuum")
         other_ev = m_c & ~b_like
         main, peak = _main_cluster(data[other_ev, cx].astype(np.float64),
                                    data[other_ev, cy].astype(np.float64), s)
@@ -1278,6 +1343,27 @@ def gate_alot(
         else:
             blast_parts.append(cand)
         masks = evaluate_new()
+    # T-lineage blasts are an aberrant phenotype at any frequency: cyCD3 as bright as the
+    # mature T cells (the internal control) without their smCD3; NK cells are cyCD3 dim
+    t_ab = _t_aberrant_bounds(x_s, t_cells, mk, lymph[0], s)
+    if t_ab is not None and blast_lineage != "t":
+        cy_lo, sm_hi = t_ab
+        n_ab = int(((mk["cyCD3"] >= cy_lo) & (mk["smCD3"] < sm_hi)).sum())
+        if n_ab >= max(s.t_aberrant_min_events, s.t_aberrant_min_fraction * nucleated):
+            g_tab = gb.rectangle("pheno_T_aberrant", parent,
+                                 {events.markers["cyCD3"]: (cy_lo, None),
+                                  events.markers["smCD3"]: (None, sm_hi)})
+            if blast_lineage == "none":  # the blast region holds normal cells only
+                blast_parts = []
+                blast_lineage = "t_aberrant"
+            blast_parts.append(g_tab)
+            if "no_abnormal_blast_cluster" in flags:
+                flags.remove("no_abnormal_blast_cluster")
+            flags.append("blast_cluster_t_aberrant")
+            if n_ab < s.other_review_max_fraction * nucleated:
+                flags.append("small_blast_cluster_t_aberrant")
+            landmarks["t_aberrant"] = (float(n_ab) / nucleated, float(cy_lo))
+            masks = evaluate_new()
     # phenotype of the blast cluster -> blasts hiding in the lymphocyte / monocyte gates
     blast_cluster = (
         np.logical_or.reduce([masks[g] for g in blast_parts]) if blast_parts else np.zeros(n, bool)
@@ -1291,7 +1377,8 @@ def gate_alot(
                 return 0.0
             return float((masks[g] & blast_cluster).sum()) / n_blasts_core
 
-        if in_lymph is not None and g_tbl is not None and frac_pos(g_tbl) >= 0.3:
+        if (in_lymph is not None and g_tbl is not None and blast_lineage != "t_aberrant"
+                and frac_pos(g_tbl) >= 0.3):
             blast_parts.append(gb.boolean(
                 "alot_tblasts_in_lymph", parent, "and", [(in_lymph, False), (g_tbl, False)]))
             flags.append("blasts_overlap_lymphocytes_resolved_by_lineage")
@@ -1416,6 +1503,9 @@ def gate_alot(
             g = gb.boolean(f"alot_{name}_final", parent, "and", [(g, False), *not_blast])
         terms.append((g, LABEL_CODES[name]))
     for gid, code in precursor_terms:
+        if not_blast and "t_aberrant" in landmarks:
+            # aberrant T blasts are gated on their phenotype anywhere; terminals stay disjoint
+            gid = gb.boolean(f"{gid}_final", parent, "and", [(gid, False), *not_blast])
         terms.append((gid, code))
     if blasts_gid is not None:
         terms.append((blasts_gid, LABEL_CODES["blasts"]))
