@@ -405,3 +405,27 @@ def test_normal_marrow_has_no_aberrant_t_cells_generator_c(tmp_path):
     events, _, res, _ = generator_c_case("normal_bm", 109, 0.0, "canto_old", tmp_path)
     assert "blast_cluster_t_aberrant" not in res.flags
     assert int((res.labels == BLAST).sum()) < 0.005 * events.n_events
+
+
+def test_smcd3_gate_set_on_mature_t_cells_not_blast_spread_generator_c(tmp_path):
+    # 87% T blasts (smCD3 negative) whose compensation spreading reaches smCD3 ~0.45: the 1-D
+    # tail threshold fell inside that spread and half the blasts became 'T cells' (blast F1
+    # 0.74, lymphocytes 0.12). The smCD3+ gate is read off the mature T cells instead.
+    events, qc, res, truth = generator_c_case("tall", 131, 0.867, "canto_old", tmp_path)
+    assert f1(res.labels, truth, "blasts") > 0.95
+    assert f1(res.labels, truth, "lymphocytes") > 0.6
+    assert_labels_from_gates(events, qc, res)
+
+
+def test_control_refined_threshold_moves_only_off_a_dimmer_population():
+    from cytomics.gating.alot import control_refined_threshold
+
+    rng = np.random.default_rng(0)
+    s = AlotGatingSettings()
+    # dominant negative population with a long upper spread + a small bright control
+    v = np.concatenate([rng.normal(0.0, 0.15, 20_000), rng.normal(0.65, 0.03, 400)])
+    x45 = np.concatenate([rng.normal(0.62, 0.02, 20_000), rng.normal(0.75, 0.02, 400)])
+    assert control_refined_threshold(v, 0.2, s, x45=x45) > 0.45
+    # same shape, but the events below the control share its CD45: threshold kept
+    x45_same = np.concatenate([rng.normal(0.75, 0.02, 20_000), rng.normal(0.75, 0.02, 400)])
+    assert control_refined_threshold(v, 0.2, s, x45=x45_same) == 0.2

@@ -86,6 +86,11 @@ class AlotGatingSettings:
     marker_positive_offset
         A marker whose lowest peak lies this far above the tube's unstained level has no
         visible negative peak (blasts positive and dominant).
+    control_peak_separation
+        smCD3 positivity is re-read off the mature T cells (see
+        :func:`control_refined_threshold`): their peak must stand out by this fraction of
+        its own height; ``control_cd45_sd_k``: CD45 distance (control's robust SDs) of the
+        events it would move out of the positive gate.
     min_control_events
         Minimum events for an internal control (T cells, neutrophils) to anchor positions.
     anchor_min_peak_mass, anchor_window
@@ -233,6 +238,8 @@ class AlotGatingSettings:
     marker_zero_margin: float = 0.03
     marker_positive_offset: float = 0.2
     min_control_events: int = 25
+    control_peak_separation: float = 0.7
+    control_cd45_sd_k: float = 1.5
     anchor_min_peak_mass: float = 0.15
     anchor_window: float = 0.08
     default_lymph_cd45_offset: float = 0.2
@@ -417,6 +424,65 @@ def positivity_threshold(
     above = np.flatnonzero(d.density[neg.index :] < level)
     i = neg.index + int(above[0]) if above.size else len(d.density) - 1
     return float(d.centers[i]), neg.position
+
+
+def control_refined_threshold(
+    values: np.ndarray, threshold: float, settings: AlotGatingSettings,
+    *, x45: np.ndarray | None = None,
+) -> float:
+    """Threshold moved up to the valley below the brightest well-separated population.
+
+    The internal control (e.g. mature T cells for smCD3) is the brightest population of a
+    marker. A dominant population whose spread (compensation spreading error) reaches far
+    above its peak can pull the 1-D threshold (its tail) into itself; the expert then sets
+    the gate on the control. The brightest density peak standing out by at least
+    ``control_peak_separation`` of its own height and holding ``min_control_events`` is the
+    control; when the valley below it lies more than ``marker_positive_offset`` above
+    ``threshold`` and (given ``x45``, CD45 of the same events) the events between the two
+    have a median CD45 at least ``control_cd45_sd_k`` robust SDs (of the control's CD45)
+    below the control's (blasts, not a dimmer subset of the control cells), that valley is
+    the threshold.
+    """
+    from scipy.signal import find_peaks
+
+    v = values[np.isfinite(values)]
+    if v.size < 2 * settings.min_control_events or not np.isfinite(threshold):
+        return threshold
+    lo, hi = np.quantile(v, [0.001, 0.999])
+    pad = 0.05 * max(hi - lo, 1e-3)
+    d = dens.density_1d(v, lo=float(lo - pad), hi=float(hi + pad), bins=settings.marker_bins,
+                        sigma_bins=settings.marker_sigma_bins)
+    y = np.concatenate([[0.0], d.density, [0.0]])
+    idx, props = find_peaks(y, prominence=0.0)
+    if idx.size < 2:
+        return threshold
+    sep = props["prominences"] >= settings.control_peak_separation * y[idx]
+    n_per = v.size / max(float(d.density.sum()), 1e-12)
+    for k in range(idx.size - 1, 0, -1):  # brightest first
+        if not sep[k]:
+            continue
+        i = idx[k]
+        lb = int(props["left_bases"][k])
+        mass = float(y[lb : int(props["right_bases"][k]) + 1].sum()) * n_per
+        if mass < settings.min_control_events:
+            continue
+        j = idx[int(np.argmax(y[idx[:k]]))]  # main population below the control
+        new = dens.valley_between(d, float(d.centers[j - 1]), float(d.centers[i - 1]))
+        if new <= threshold + settings.marker_positive_offset:
+            return threshold
+        if x45 is not None:
+            # the events moved out of the positive gate are CD45-dimmer than the control
+            # (blasts), not a dimmer subset of the same cells
+            w = x45[np.isfinite(values)]
+            ctrl, moved = w[v >= new], w[(v >= threshold) & (v < new)]
+            if ctrl.size < settings.min_control_events or moved.size == 0:
+                return threshold
+            med = float(np.median(ctrl))
+            sd = max(float(np.median(np.abs(ctrl - med))) / 0.6745, 1e-3)
+            if float(np.median(moved)) > med - settings.control_cd45_sd_k * sd:
+                return threshold
+        return new
+    return threshold
 
 
 def _display_zero(events: Events, column: int) -> float | None:
@@ -973,6 +1039,12 @@ def gate_alot(
 
     # 1. marker thresholds from the marker's own density ---------------------------------
     thr, _unstained = marker_thresholds(sample, mk, s)
+    if {"smCD3", "cyCD3"} <= set(present):
+        # smCD3: the positive (mature T) gate is set on the mature T cells among the cyCD3+
+        # events, not on the spread tail of a dominant smCD3-negative T-blast population
+        cy_pos = mk["cyCD3"] >= thr["cyCD3"]
+        thr["smCD3"] = control_refined_threshold(mk["smCD3"][cy_pos], thr["smCD3"], s,
+                                                 x45=x_s[cy_pos])
     pos = {m: mk[m] >= thr[m] for m in present}
     zeros = np.zeros(n, dtype=bool)
 
