@@ -429,3 +429,15 @@ def test_control_refined_threshold_moves_only_off_a_dimmer_population():
     # same shape, but the events below the control share its CD45: threshold kept
     x45_same = np.concatenate([rng.normal(0.75, 0.02, 20_000), rng.normal(0.75, 0.02, 400)])
     assert control_refined_threshold(v, 0.2, s, x45=x45_same) == 0.2
+
+
+@pytest.mark.parametrize(("seed", "bf", "instrument"), [(153, 0.870, "canto_old"),
+                                                        (108, 0.772, "lyric")])
+def test_bilineal_cd34_second_population_joins_the_blasts_generator_c(seed, bf, instrument,
+                                                                      tmp_path):
+    # MPAL: the T part was found, the CD34+ part without T lineage (10-40% of nucleated, far
+    # beyond normal CD34+ myeloid precursors) was left unclassified (F1 0.65 / 0.50).
+    events, qc, res, truth = generator_c_case("mpal", seed, bf, instrument, tmp_path)
+    assert "review_second_blast_lineage_cd34" in res.flags
+    assert f1(res.labels, truth, "blasts") > 0.8
+    assert_labels_from_gates(events, qc, res)

@@ -164,6 +164,12 @@ class AlotGatingSettings:
         and no T-blast cluster was found otherwise, they are T blasts at any frequency
         (flag ``blast_cluster_t_aberrant``; below ``other_review_max_fraction``
         also ``small_blast_cluster_t_aberrant``).
+    second_lineage_cd34_min_fraction
+        Beside a lymphoid (B or T) blast population, CD34+ events of the blast region
+        outside that lineage (and not B-like) holding at least this fraction of nucleated
+        events are a second (bilineal) blast population; normal CD34+ myeloid precursors
+        hold a few percent. They join the blasts with the review flag
+        ``review_second_blast_lineage_cd34``.
     other_abnormal_min_fraction
         Non-B events of the blast region form an abnormal (non-B) blast population only
         when their *main cluster* (the density basin on CD45 / log SSC holding most of
@@ -263,6 +269,7 @@ class AlotGatingSettings:
     b_compact_sd_ratio: float = 1.3
     b_continuum_rho_max: float = -0.5
     b_continuum_min_events: int = 100
+    second_lineage_cd34_min_fraction: float = 0.08
     t_aberrant_cy_sd_k: float = 3.0
     t_aberrant_sm_sd_k: float = 4.0
     t_aberrant_min_events: int = 30
@@ -1415,6 +1422,18 @@ def gate_alot(
         else:
             blast_parts.append(cand)
         masks = evaluate_new()
+        if lineage_gate is not None and g_34 is not None:
+            # bilineal leukemia: beside lymphoid blasts, CD34+ events without that lineage
+            # far beyond the normal CD34+ myeloid precursors are a second blast population
+            rest = m_c & ~masks[lineage_gate] & masks[g_34] & ~b_like & ~t_like
+            f_rest = float(rest.sum()) / nucleated
+            if f_rest >= s.second_lineage_cd34_min_fraction:
+                ops = [(cand, False), (g_34, False)] + ([(g_b, True)] if g_b else [])
+                blast_parts.append(gb.boolean("alot_blasts_second_lineage_cd34", parent,
+                                              "and", ops))
+                landmarks["second_lineage_cd34"] = (f_rest, 0.0)
+                flags.append("review_second_blast_lineage_cd34")
+                masks = evaluate_new()
     # T-lineage blasts are an aberrant phenotype at any frequency: cyCD3 as bright as the
     # mature T cells (the internal control) without their smCD3; NK cells are cyCD3 dim
     t_ab = _t_aberrant_bounds(x_s, t_cells, mk, lymph[0], s)
@@ -1541,6 +1560,13 @@ def gate_alot(
             else:
                 blast_parts.append(in_mono)
             flags.append("monocytic_expansion_called_blasts")
+    g_gran = excl.get("granulocytes")
+    if g_gran is not None:
+        gm = masks[g_gran] & ~blast_cluster_now()
+        if gm.sum() >= s.min_control_events:
+            lg = np.log(np.maximum(y_s[gm], 1e-6))
+            sd_g = float(np.median(np.abs(lg - np.median(lg)))) / 0.6745
+            landmarks["granulocyte_log_ssc_sd"] = (sd_g, float(gm.sum()) / nucleated)
     if blast_lineage == "none":
         blasts_gid = None
         # a normal sample: what is left in the blast region is other normal cells
