@@ -441,3 +441,14 @@ def test_bilineal_cd34_second_population_joins_the_blasts_generator_c(seed, bf, 
     assert "review_second_blast_lineage_cd34" in res.flags
     assert f1(res.labels, truth, "blasts") > 0.8
     assert_labels_from_gates(events, qc, res)
+
+
+def test_hypergranular_blasts_in_the_neutrophil_gate_go_to_review_generator_c(tmp_path):
+    # 56% CD34- MPO-bright blasts sharing the neutrophils' CD45 and SSC: not separable on
+    # ALOT; the old rules answered 'no abnormal blast cluster' without a flag. The
+    # 'granulocytes' are spread far wider on SSC than maturing neutrophils: review.
+    _, _, res, _ = generator_c_case("aml_cd34neg", 115, 0.564, "canto_old", tmp_path)
+    assert "review_granulocyte_ssc_atypical" in res.flags
+    for seed, instrument in ((109, "canto_old"), (118, "lyric")):
+        _, _, res, _ = generator_c_case("normal_bm", seed, 0.0, instrument, tmp_path)
+        assert "review_granulocyte_ssc_atypical" not in res.flags

@@ -170,6 +170,12 @@ class AlotGatingSettings:
         events are a second (bilineal) blast population; normal CD34+ myeloid precursors
         hold a few percent. They join the blasts with the review flag
         ``review_second_blast_lineage_cd34``.
+    gran_ssc_sd_review, gran_review_min_fraction
+        Granulocytes (granulocyte-gate events not called blasts) holding at least
+        ``gran_review_min_fraction`` of nucleated events with a log-SSC robust SD of at
+        least ``gran_ssc_sd_review`` (maturing neutrophils: ~0.2) raise
+        ``review_granulocyte_ssc_atypical``: hypergranular CD34- blasts with the
+        neutrophils' CD45, SSC and MPO are not separable on the ALOT markers.
     other_abnormal_min_fraction
         Non-B events of the blast region form an abnormal (non-B) blast population only
         when their *main cluster* (the density basin on CD45 / log SSC holding most of
@@ -270,6 +276,8 @@ class AlotGatingSettings:
     b_continuum_rho_max: float = -0.5
     b_continuum_min_events: int = 100
     second_lineage_cd34_min_fraction: float = 0.08
+    gran_ssc_sd_review: float = 0.25
+    gran_review_min_fraction: float = 0.3
     t_aberrant_cy_sd_k: float = 3.0
     t_aberrant_sm_sd_k: float = 4.0
     t_aberrant_min_events: int = 30
@@ -1538,6 +1546,7 @@ def gate_alot(
     if in_mono is not None:
         mono_m = masks[in_mono]
         f_mono = float((mono_m & ~blast_cluster_now()).sum()) / nucleated
+        landmarks["monocyte_fraction"] = (f_mono, float(mono_m.sum()) / nucleated)
         if s.mono_review_min_fraction <= f_mono < s.mono_abnormal_min_fraction:
             # monocytosis beyond normal marrow/blood: monocytic blasts share the monocytes'
             # CD45/SSC and ALOT phenotype (MPO dim, CD34-), so ALOT cannot tell them apart
@@ -1566,7 +1575,13 @@ def gate_alot(
         if gm.sum() >= s.min_control_events:
             lg = np.log(np.maximum(y_s[gm], 1e-6))
             sd_g = float(np.median(np.abs(lg - np.median(lg)))) / 0.6745
-            landmarks["granulocyte_log_ssc_sd"] = (sd_g, float(gm.sum()) / nucleated)
+            f_g = float(gm.sum()) / nucleated
+            landmarks["granulocyte_log_ssc_sd"] = (sd_g, f_g)
+            if sd_g >= s.gran_ssc_sd_review and f_g >= s.gran_review_min_fraction:
+                # maturing neutrophils have a characteristic SSC spread; a large
+                # 'granulocyte' population spread far wider may hide hypergranular blasts
+                # that share the neutrophils' CD45, SSC and MPO (not separable on ALOT)
+                flags.append("review_granulocyte_ssc_atypical")
     if blast_lineage == "none":
         blasts_gid = None
         # a normal sample: what is left in the blast region is other normal cells
