@@ -192,7 +192,7 @@ def _run_stages(
         gates.extend(gating.gates)
         result["gating"] = {"strategy": "alot", "flags": list(gating.flags)}
         for flag in gating.flags:
-            if flag.startswith(REVIEW_GATING_FLAGS) and flag not in INFORMATIONAL_GATING_FLAGS:
+            if needs_review(flag):
                 add_review(result, "gating", flag)
     else:
         add_review(
@@ -232,6 +232,14 @@ REVIEW_GATING_FLAGS = ("population_missing", "review", "lymphocyte_anchor", "sma
 #: flags reported in ``gating.flags`` but not a reason for review: no CD45-negative nucleated
 #: cells is the normal finding in blood and in many lysed marrows (no nucleated red cells)
 INFORMATIONAL_GATING_FLAGS = ("population_missing:cd45_negative",)
+
+
+def needs_review(flag: str) -> bool:
+    """Whether a gating flag sends the result to ``review``: it starts with one of
+    :data:`REVIEW_GATING_FLAGS` or ends in ``_review``, and is not informational."""
+    if flag in INFORMATIONAL_GATING_FLAGS:
+        return False
+    return flag.startswith(REVIEW_GATING_FLAGS) or flag.endswith("_review")
 
 
 def _panel_family(panel: Any) -> str:
