@@ -605,3 +605,20 @@ def test_real_aieop_bfm_mrd_tube_from_corpus(corpus: Path) -> None:
     for other in ("alot", "bcp_all_mrd_tube1", "bcp_all_mrd_tube2"):
         with pytest.raises(PanelMismatchError):
             match_panel(a, other)
+
+
+def test_validated_once_per_file_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import cytomics.panel as panel_mod
+
+    path = _write(tmp_path, _alot_data(), "alot.yaml")
+    calls = []
+    parse = panel_mod._parse_panel
+    monkeypatch.setattr(panel_mod, "_parse_panel", lambda *a: calls.append(1) or parse(*a))
+    first = load_panel(path)
+    assert load_panel(path) is first and load_panel("alot", directory=tmp_path).name == "alot"
+    assert len(calls) == 1  # parsed and validated once, not once per call
+    _write(tmp_path, _mutate(_alot_data(), "version", 3), "alot.yaml")  # edited in place
+    with pytest.raises(PanelError, match="version"):
+        load_panel(path)
+    with pytest.raises(PanelError, match="version"):
+        load_panel("alot", directory=tmp_path)

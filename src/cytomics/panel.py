@@ -245,14 +245,38 @@ def load_panel(name_or_path: str | Path, *, directory: str | Path | None = None)
         The file is missing, is not YAML, violates ``panel.schema.yaml`` or is inconsistent
         (duplicate markers or channels); the message names the file and the field.
     """
-    import jsonschema
-    import yaml
-
     path = _resolve_panel_path(name_or_path, directory)
     try:
         raw = path.read_bytes()
+    except OSError as exc:
+        raise PanelError(f"cannot read panel definition: {exc}", path=path) from exc
+    digest = hashlib.sha256(raw).hexdigest()
+    panel = _VALIDATED.get((str(path), digest))
+    if panel is None:
+        panel = _parse_panel(raw, path, digest)
+        _VALIDATED[(str(path), digest)] = panel
+    if not _looks_like_path(name_or_path) and panel.name != str(name_or_path).strip():
+        raise PanelError(
+            f"invalid panel definition at 'name': {panel.name!r} does not match the file name "
+            f"{path.stem!r}",
+            path=path,
+        )
+    return panel
+
+
+#: panels already validated in this process, by (file path, SHA-256 of its bytes): parsing
+#: and schema validation (~5 ms) run once per file content, not once per sample
+_VALIDATED: dict[tuple[str, str], Panel] = {}
+
+
+def _parse_panel(raw: bytes, path: Path, digest: str) -> Panel:
+    """Parse, schema-validate and build a panel from the YAML bytes of ``path``."""
+    import jsonschema
+    import yaml
+
+    try:
         data = yaml.safe_load(raw.decode("utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         raise PanelError(f"cannot read panel definition: {exc}", path=path) from exc
     except yaml.YAMLError as exc:
         raise PanelError(f"panel definition is not valid YAML: {exc}", path=path) from exc
@@ -263,14 +287,7 @@ def load_panel(name_or_path: str | Path, *, directory: str | Path | None = None)
     if error is not None:
         where = _field_path(error.absolute_path)
         raise PanelError(f"invalid panel definition at '{where}': {error.message}", path=path)
-    panel = _build_panel(data, path, hashlib.sha256(raw).hexdigest())
-    if not _looks_like_path(name_or_path) and panel.name != str(name_or_path).strip():
-        raise PanelError(
-            f"invalid panel definition at 'name': {panel.name!r} does not match the file name "
-            f"{path.stem!r}",
-            path=path,
-        )
-    return panel
+    return _build_panel(data, path, digest)
 
 
 def _build_panel(data: Mapping[str, Any], path: Path, sha256: str) -> Panel:
