@@ -354,3 +354,19 @@ def test_qc_threads():
     assert Q._qc_threads(Q.PARALLEL_MIN_EVENTS - 1, 4) == 1
     assert Q._qc_threads(Q.PARALLEL_MIN_EVENTS, 4) == 4
     assert Q._qc_threads(Q.PARALLEL_MIN_EVENTS, 1) == 1
+
+
+def test_time_scan_order_check_and_kept_extremes():
+    rng = np.random.default_rng(7)
+    t = np.sort(rng.uniform(0, 100, N))
+    t[rng.integers(0, N, 500)] = rng.uniform(0, 100, 500)  # out-of-order steps
+    t[K.CHUNK - 1 : K.CHUNK + 1] = (50.0, 49.0)  # a decrease across a chunk boundary
+    t[[3, 77]] = (np.nan, np.inf)
+    keep = rng.random(N) < 0.7
+    keep[[3, 77]] = True
+    nd, lo, hi, nf = K.time_scan(t, keep)
+    assert nd == int(np.sum(t[1:] >= t[:-1]))
+    kept = t[keep][np.isfinite(t[keep])]
+    assert (lo, hi, nf) == (kept.min(), kept.max(), len(kept))
+    nd0, lo0, hi0, nf0 = K.time_scan(t, np.zeros(N, dtype=np.bool_))
+    assert nd0 == nd and nf0 == 0 and math.isnan(lo0) and math.isnan(hi0)

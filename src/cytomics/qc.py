@@ -1010,7 +1010,8 @@ def _time(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) ->
         )
         return
     n = len(t)
-    nondec = int(K.count_non_decreasing(t)) / max(n - 1, 1)
+    n_nondec, tmin, tmax, nf = K.time_scan(t, st.keep)
+    nondec = int(n_nondec) / max(n - 1, 1)
     if nondec < s.time_monotonic_min_fraction:
         st.flag(
             "time_qc_skipped_not_monotonic",
@@ -1018,7 +1019,6 @@ def _time(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) ->
             "acquisition order): time stability not checked",
         )
         return
-    tmin, tmax, nf = K.kept_extremes(t, st.keep)
     if nf == 0 or not tmax > tmin:
         st.flag("time_qc_skipped_constant_time", "Time is constant: time stability not checked")
         return

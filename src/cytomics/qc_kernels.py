@@ -46,35 +46,60 @@ def raw_value(src, i, col, a, b, gain):  # pragma: no cover - compiled
     return v
 
 
-@nb.njit(cache=True, nogil=True)
-def kept_extremes(x, keep):  # pragma: no cover - compiled
-    """Min and max of ``x[keep]`` over finite values, and the count of finite kept values.
+@nb.njit(cache=True, nogil=True, parallel=True)
+def time_scan(t, keep):  # pragma: no cover - compiled
+    """One pass over Time: the order check and the kept extremes.
 
     Parameters
     ----------
-    x : float64[:]
+    t : float64[:]
     keep : bool[:]
 
     Returns
     -------
-    (float64, float64, int64)
-        ``(min, max, n_finite)``; ``(nan, nan, 0)`` when nothing is finite.
+    (int64, float64, float64, int64)
+        ``(n_non_decreasing, min, max, n_finite)``: the number of consecutive steps with
+        ``t[i + 1] >= t[i]`` (all events), and the min, max and count of the finite values
+        of ``t[keep]`` (``nan, nan, 0`` when none is finite). Parallel over chunks.
     """
-    lo = np.inf
-    hi = -np.inf
-    n = np.int64(0)
-    for i in range(x.shape[0]):
-        if keep[i]:
-            v = np.float64(x[i])
-            if np.isfinite(v):
-                n += 1
+    n = t.shape[0]
+    nch = (n + CHUNK - 1) // CHUNK
+    part_lo = np.full(nch, np.inf)
+    part_hi = np.full(nch, -np.inf)
+    part_nf = np.zeros(nch, dtype=np.int64)
+    part_nd = np.zeros(nch, dtype=np.int64)
+    for c in nb.prange(nch):
+        lo = np.inf
+        hi = -np.inf
+        nf = 0
+        nd = 0
+        stop = min(n, (c + 1) * CHUNK)
+        for i in range(c * CHUNK, stop):
+            v = np.float64(t[i])
+            if i + 1 < n and t[i + 1] >= v:
+                nd += 1
+            if keep[i] and np.isfinite(v):
+                nf += 1
                 if v < lo:
                     lo = v
                 if v > hi:
                     hi = v
-    if n == 0:
-        return np.nan, np.nan, n
-    return lo, hi, n
+        part_lo[c] = lo
+        part_hi[c] = hi
+        part_nf[c] = nf
+        part_nd[c] = nd
+    lo = np.inf
+    hi = -np.inf
+    nf = np.int64(0)
+    nd = np.int64(0)
+    for c in range(nch):
+        lo = min(lo, part_lo[c])
+        hi = max(hi, part_hi[c])
+        nf += part_nf[c]
+        nd += part_nd[c]
+    if nf == 0:
+        return nd, np.nan, np.nan, nf
+    return nd, lo, hi, nf
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -564,17 +589,6 @@ def time_bin_levels(t, keep, edges, values, cols, los, his, nlev):  # pragma: no
         for j in range(k):
             nfinite[b, j] += counts[b]
     return counts, levsum, nfinite
-
-
-@nb.njit(cache=True, nogil=True)
-def count_non_decreasing(t):  # pragma: no cover - compiled
-    """Number of consecutive steps with ``t[i + 1] >= t[i]``."""
-    c = np.int64(0)
-    for i in range(t.shape[0] - 1):
-        if t[i + 1] >= t[i]:
-            c += 1
-    return c
-
 
 
 @nb.njit(cache=True, nogil=True)
