@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["find_peaks", "local_maxima", "peak_prominence"]
+__all__ = ["find_peaks", "local_maxima", "peak_prominence", "prominence_and_bases"]
 
 
 def local_maxima(x: np.ndarray) -> list[int]:
@@ -29,21 +29,31 @@ def local_maxima(x: np.ndarray) -> list[int]:
     return out
 
 
+def prominence_and_bases(x: np.ndarray, peak: int) -> tuple[float, int, int]:
+    """Topographic prominence of ``x[peak]`` and its left and right bases, as
+    ``scipy.signal.peak_prominences`` (no window) gives them: the lowest point on each side
+    before higher ground (the one nearest the peak on ties); the prominence is the peak's
+    height above the higher of the two."""
+    top = x[peak]
+    left, left_base = top, peak
+    i = peak
+    while i >= 0 and x[i] <= top:
+        if x[i] < left:
+            left, left_base = x[i], i
+        i -= 1
+    right, right_base = top, peak
+    i = peak
+    while i < len(x) and x[i] <= top:
+        if x[i] < right:
+            right, right_base = x[i], i
+        i += 1
+    return float(top - max(left, right)), left_base, right_base
+
+
 def peak_prominence(x: np.ndarray, peak: int) -> float:
     """Topographic prominence of ``x[peak]`` (``scipy.signal.peak_prominences``, no window):
     its height above the higher of the lowest points on each side before higher ground."""
-    top = x[peak]
-    left = top
-    i = peak
-    while i >= 0 and x[i] <= top:
-        left = min(left, x[i])
-        i -= 1
-    right = top
-    i = peak
-    while i < len(x) and x[i] <= top:
-        right = min(right, x[i])
-        i += 1
-    return float(top - max(left, right))
+    return prominence_and_bases(x, peak)[0]
 
 
 def find_peaks(

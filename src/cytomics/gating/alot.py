@@ -35,6 +35,7 @@ What an expert does on the CD45 vs SSC plot, written down:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -458,7 +459,7 @@ def control_refined_threshold(
     below the control's (blasts, not a dimmer subset of the control cells), that valley is
     the threshold.
     """
-    from scipy.signal import find_peaks
+    from cytomics.peaks import find_peaks, prominence_and_bases
 
     v = values[np.isfinite(values)]
     if v.size < 2 * settings.min_control_events or not np.isfinite(threshold):
@@ -468,17 +469,17 @@ def control_refined_threshold(
     d = dens.density_1d(v, lo=float(lo - pad), hi=float(hi + pad), bins=settings.marker_bins,
                         sigma_bins=settings.marker_sigma_bins)
     y = np.concatenate([[0.0], d.density, [0.0]])
-    idx, props = find_peaks(y, prominence=0.0)
+    idx, prominences = find_peaks(y, prominence=0.0)
     if idx.size < 2:
         return threshold
-    sep = props["prominences"] >= settings.control_peak_separation * y[idx]
+    sep = prominences >= settings.control_peak_separation * y[idx]
     n_per = v.size / max(float(d.density.sum()), 1e-12)
     for k in range(idx.size - 1, 0, -1):  # brightest first
         if not sep[k]:
             continue
         i = idx[k]
-        lb = int(props["left_bases"][k])
-        mass = float(y[lb : int(props["right_bases"][k]) + 1].sum()) * n_per
+        _, lb, rb = prominence_and_bases(y, int(i))
+        mass = float(y[lb : rb + 1].sum()) * n_per
         if mass < settings.min_control_events:
             continue
         j = idx[int(np.argmax(y[idx[:k]]))]  # main population below the control
@@ -765,11 +766,9 @@ def _ellipse_polygon(e: tuple[float, float, float, float], n_vertices: int) -> n
 
 def _robust_tail_above(v: np.ndarray, cut: float) -> float:
     """Share of a normal with the median and MAD-based SD of ``v`` lying above ``cut``."""
-    from scipy.special import ndtr
-
     med = float(np.median(v))
     sd = max(float(np.median(np.abs(v - med))) / 0.6745, 1e-3)
-    return float(ndtr((med - cut) / sd))
+    return 0.5 * math.erfc((cut - med) / (sd * math.sqrt(2.0)))  # normal CDF, no scipy.special
 
 
 def _closer_to_blasts(
