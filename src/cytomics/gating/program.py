@@ -267,16 +267,8 @@ def _gate_member(g, i, data, kind, cols, lo, hi, start, vx, vy, vstart, raster, 
     if k == 0:  # polygon
         px = np.float64(data[i, cols[start[g]]])
         py = np.float64(data[i, cols[start[g] + 1]])
-        s = start[g]
-        if px != px or py != py or px < lo[s] or px > hi[s] or py < lo[s + 1] or py > hi[s + 1]:
-            return False
-        ix = min(int((px - lo[s]) * rinv[2 * g]), RASTER - 1)
-        iy = min(int((py - lo[s + 1]) * rinv[2 * g + 1]), RASTER - 1)
-        cell = raster[rstart[g] + ix * RASTER + iy]
-        if cell != 2:
-            return cell == 1
-        a, b = vstart[g], vstart[g + 1]
-        return (_winding_number(px, py, vx[a:b], vy[a:b]) % 2) != 0
+        return _polygon_member(px, py, start[g], g, lo, hi, vx, vy, vstart, raster, rstart,
+                               rinv)
     if k == 1:  # rectangle
         for d in range(start[g], start[g + 1]):
             v = np.float64(data[i, cols[d]])
