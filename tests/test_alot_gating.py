@@ -452,3 +452,24 @@ def test_hypergranular_blasts_in_the_neutrophil_gate_go_to_review_generator_c(tm
     for seed, instrument in ((109, "canto_old"), (118, "lyric")):
         _, _, res, _ = generator_c_case("normal_bm", seed, 0.0, instrument, tmp_path)
         assert "review_granulocyte_ssc_atypical" not in res.flags
+
+
+def test_label_counts_equal_bincount():
+    from cytomics.gating.counting import label_counts
+
+    rng = np.random.default_rng(3)
+    for n in (0, 1, 3, 5, 1001, 70_003):
+        lab = rng.integers(0, 256, n).astype(np.uint8)
+        assert np.array_equal(label_counts(lab), np.bincount(lab, minlength=256))
+
+
+def test_display_zero_scalar_path_equals_transform_kernel():
+    # the logicle of a raw 0 is taken without the array kernels: same value as them
+    from cytomics.gating.alot import _display_zero
+    from cytomics.preprocess.model import ChannelTransform
+    from cytomics.preprocess.transforms import apply_transform
+
+    for T, W, M, A in ((262144.0, 0.5, 4.5, 0.0), (1e5, 0.8, 5.2, 0.3), (4096.0, 1.0, 4.0, 1.0)):
+        ct = ChannelTransform("logicle", T, W, M, A)
+        ev = SimpleNamespace(transforms=[ct])
+        assert _display_zero(ev, 0) == float(apply_transform(np.zeros(1), ct)[0])

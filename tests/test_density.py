@@ -80,3 +80,35 @@ def test_points_in_polygon_square():
     x = np.array([0.5, 1.5, -0.1, 0.99], dtype=np.float32)
     y = np.array([0.5, 0.5, 0.5, 0.01], dtype=np.float32)
     assert D.points_in_polygon(x, y, sq).tolist() == [True, False, False, True]
+
+
+def test_region_to_polygon_boundary_and_rdp_unchanged_reference():
+    # vectorised boundary edges + stack RDP give the recursive reference's vertices
+    from cytomics.gating.density import _rdp, _trace_boundary
+
+    def rdp_ref(points, eps):
+        if len(points) < 3:
+            return points
+        a, b = points[0], points[-1]
+        ab = b - a
+        norm = float(np.hypot(*ab))
+        rel = points - a
+        dist = (np.hypot(rel[:, 0], rel[:, 1]) if norm == 0
+                else np.abs(ab[0] * rel[:, 1] - ab[1] * rel[:, 0]) / norm)
+        k = int(np.argmax(dist))
+        if dist[k] > eps:
+            return np.vstack([rdp_ref(points[: k + 1], eps)[:-1], rdp_ref(points[k:], eps)])
+        return np.vstack([a, b])
+
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        pts = np.cumsum(rng.integers(-1, 2, (int(rng.integers(1, 120)), 2)), axis=0).astype(float)
+        for eps in (0.3, 1.5):
+            assert np.array_equal(_rdp(pts, eps), rdp_ref(pts, eps))
+    # a square touching a cell at one corner (pinch point): the trace turns left there
+    # and stays on the square's loop, counter-clockwise from the lowest-left corner
+    m = np.zeros((4, 4), bool)
+    m[0:2, 0:2] = True
+    m[2, 2] = True
+    assert _trace_boundary(m).tolist() == [[0, 0], [1, 0], [2, 0], [2, 1], [2, 2], [1, 2],
+                                           [0, 2], [0, 1]]

@@ -44,6 +44,7 @@ import numpy as np
 
 from cytomics.errors import ConfigError, PanelMismatchError
 from cytomics.gating import density as dens
+from cytomics.gating.counting import label_counts
 from cytomics.gating.gates import Gate
 from cytomics.gating.program import compile_gates, label_events
 from cytomics.gating.strategy import GateBuilder, evaluate_gates
@@ -502,6 +503,19 @@ def control_refined_threshold(
 
 
 def _display_zero(events: Events, column: int) -> float | None:
+    ct = events.transforms[column]
+    if getattr(ct, "kind", None) == "logicle":
+        # the logicle of 0 is x1 = x2 + w exactly (the table's first cell starts there):
+        # computed as in ``kernels.logicle_params``, without loading the array kernels
+        try:
+            from cytomics.preprocess.transforms import validate_transform
+
+            validate_transform(ct)
+            m_a = float(ct.M) + float(ct.A)
+            z = float(ct.A) / m_a + float(ct.W) / m_a
+        except (ValueError, TypeError, KeyError, ZeroDivisionError):
+            z = float("nan")
+        return z if np.isfinite(z) else None
     try:
         from cytomics.preprocess.transforms import apply_transform
 
@@ -986,7 +1000,7 @@ def sample_rows(keep: np.ndarray, k: int, *, seed: int = 0) -> np.ndarray:
 
 def _sample_events(events: Events, rows: np.ndarray) -> Events:
     """The events of ``rows`` as their own :class:`Events` (a copy of those rows only)."""
-    values = events.values[rows]
+    values = np.take(events.values, rows, axis=0)  # same rows as fancy indexing, ~3x faster
     acq = events.acquisition
     return Events(
         acquisition=replace(acq, events=values),
@@ -1636,7 +1650,7 @@ def gate_alot(
     )
     label_events(events.values, program, terms, root=keep, labels=labels,
                  root_code=LABEL_CODES["unclassified"])
-    per_code = np.bincount(labels, minlength=256)
+    per_code = label_counts(labels)
     counts = {
         name: int(sum(per_code[LABEL_CODES[m]] for m in members))
         for name, members in AGGREGATES.items()

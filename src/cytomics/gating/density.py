@@ -589,18 +589,20 @@ def _trace_boundary(mask: np.ndarray) -> np.ndarray:
     m[1:-1, 1:-1] = mask
     # directed edges with the region on the left: map start corner -> list of end corners
     edges: dict[tuple[int, int], list[tuple[int, int]]] = {}
-    xs, ys = np.nonzero(m)
-    for i, j in zip(xs.tolist(), ys.tolist(), strict=True):
-        # corners in padded coords: cell (i, j) spans corners (i-1..i, j-1..j) in grid coords
-        x0, x1, y0, y1 = i - 1, i, j - 1, j
-        if not m[i, j - 1]:  # bottom side, left -> right
-            edges.setdefault((x0, y0), []).append((x1, y0))
-        if not m[i + 1, j]:  # right side, bottom -> top
-            edges.setdefault((x1, y0), []).append((x1, y1))
-        if not m[i, j + 1]:  # top side, right -> left
-            edges.setdefault((x1, y1), []).append((x0, y1))
-        if not m[i - 1, j]:  # left side, top -> bottom
-            edges.setdefault((x0, y1), []).append((x0, y0))
+    inner = m[1:-1, 1:-1]
+    # the four sides of the region's cells that face a cell outside; cell (i, j) spans
+    # grid corners (i..i+1, j..j+1). A corner has at most two outgoing edges (a pinch
+    # point), in opposite directions, so the order of each list does not matter below.
+    sides = (
+        (inner & ~m[1:-1, :-2], (0, 0), (1, 0)),  # bottom side, left -> right
+        (inner & ~m[2:, 1:-1], (1, 0), (1, 1)),  # right side, bottom -> top
+        (inner & ~m[1:-1, 2:], (1, 1), (0, 1)),  # top side, right -> left
+        (inner & ~m[:-2, 1:-1], (0, 1), (0, 0)),  # left side, top -> bottom
+    )
+    for side, (sx, sy), (ex, ey) in sides:
+        xs, ys = np.nonzero(side)
+        for i, j in zip(xs.tolist(), ys.tolist(), strict=True):
+            edges.setdefault((i + sx, j + sy), []).append((i + ex, j + ey))
     if not edges:
         return np.zeros((0, 2))
     start = min(edges)  # lowest-left corner lies on the outer boundary
@@ -627,23 +629,37 @@ def _trace_boundary(mask: np.ndarray) -> np.ndarray:
 
 
 def _rdp(points: np.ndarray, eps: float) -> np.ndarray:
-    """Ramer-Douglas-Peucker on an open polyline."""
+    """Ramer-Douglas-Peucker on an open polyline.
+
+    Splits at the farthest vertex of each span (first on ties) while it lies more than
+    ``eps`` from the span's chord; kept vertices are collected by index (an explicit stack
+    instead of recursion and array stacking; the same distances, so the same vertices).
+    """
     if len(points) < 3:
         return points
-    a, b = points[0], points[-1]
-    ab = b - a
-    norm = float(np.hypot(*ab))
-    rel = points - a
-    if norm == 0:
-        dist = np.hypot(rel[:, 0], rel[:, 1])
-    else:
-        dist = np.abs(ab[0] * rel[:, 1] - ab[1] * rel[:, 0]) / norm
-    k = int(np.argmax(dist))
-    if dist[k] > eps:
-        left = _rdp(points[: k + 1], eps)
-        right = _rdp(points[k:], eps)
-        return np.vstack([left[:-1], right])
-    return np.vstack([a, b])
+    keep = [0]
+    stack = [(0, len(points) - 1)]
+    while stack:
+        lo, hi = stack.pop()
+        if hi - lo < 2:
+            keep.append(hi)
+            continue
+        seg = points[lo : hi + 1]
+        a = seg[0]
+        ab = seg[-1] - a
+        norm = float(np.hypot(*ab))
+        rel = seg - a
+        if norm == 0:
+            dist = np.hypot(rel[:, 0], rel[:, 1])
+        else:
+            dist = np.abs(ab[0] * rel[:, 1] - ab[1] * rel[:, 0]) / norm
+        k = int(np.argmax(dist))
+        if dist[k] > eps:
+            stack.append((lo + k, hi))  # right half after the left one
+            stack.append((lo, lo + k))
+        else:
+            keep.append(hi)
+    return points[keep]
 
 
 def simplify_polygon(vertices: np.ndarray, *, max_vertices: int = 24) -> np.ndarray:
