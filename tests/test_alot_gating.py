@@ -473,3 +473,39 @@ def test_display_zero_scalar_path_equals_transform_kernel():
         ct = ChannelTransform("logicle", T, W, M, A)
         ev = SimpleNamespace(transforms=[ct])
         assert _display_zero(ev, 0) == float(apply_transform(np.zeros(1), ct)[0])
+
+
+def test_tail_quantiles_bitwise_equal_numpy():
+    # tail quantiles from the events beyond a bound: np.quantile's values, bit for bit
+    from cytomics.gating.alot import _tail_quantiles
+
+    rng = np.random.default_rng(11)
+    cases = [rng.normal(size=30_011), rng.integers(0, 40, 25_000).astype(float),
+             np.sort(rng.normal(size=40_000)), np.sort(rng.exponential(size=22_222))[::-1].copy()]
+    inf = rng.normal(size=21_000)
+    inf[:3] = np.inf
+    cases.append(inf)
+    for v in cases:
+        for qs in ([0.001, 0.999], [0.0005, 0.998], [0.0, 1.0], [0.01]):
+            a, b = np.quantile(v, qs), _tail_quantiles(v, qs)
+            assert np.array_equal(a, b, equal_nan=True)
+            assert np.array_equal(np.signbit(a), np.signbit(b))
+    nan = rng.normal(size=30_000)
+    nan[7] = np.nan
+    assert np.isnan(_tail_quantiles(nan, [0.001])).all()
+
+
+def test_median_bitwise_equal_numpy():
+    # the median from the events inside a bracket: np.median's value, bit for bit
+    from cytomics.gating.alot import _median
+
+    rng = np.random.default_rng(12)
+    bimodal = np.concatenate([rng.normal(0, 1, 15_000), rng.normal(5, 0.01, 15_001)])
+    rng.shuffle(bimodal)
+    for v in (rng.normal(size=30_000), rng.normal(size=30_001), bimodal,
+              rng.integers(0, 4, 24_000).astype(float), np.sort(rng.normal(size=50_000)),
+              rng.normal(size=500)):
+        assert _median(v) == float(np.median(v))
+    nan = rng.normal(size=30_000)
+    nan[3] = np.nan
+    assert np.isnan(_median(nan))

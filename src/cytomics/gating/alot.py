@@ -380,6 +380,91 @@ def _ssc_column(events: Events) -> int:
     )
 
 
+def _tail_quantiles(values: np.ndarray, qs: list[float]) -> np.ndarray:
+    """``np.quantile(values, qs)`` (method 'linear'), bit for bit, for quantiles in the tails.
+
+    The order statistics a tail quantile needs lie among the few events beyond a bound
+    (read off a strided subset); they are selected among those events only, then
+    interpolated with numpy's own arithmetic (``(n - 1) q``, floor, and its two-sided
+    ``lerp``). Whenever the bound does not hold enough events (or for short, non-float64
+    or NaN-holding input, or a quantile away from the tails) ``np.quantile`` answers.
+    """
+    v = values
+    n = v.size
+    tail = 0.02
+    if (v.ndim != 1 or v.dtype != np.float64 or n < 20_000
+            or any(tail < q < 1.0 - tail or not 0.0 <= q <= 1.0 for q in qs)):
+        return np.quantile(v, qs)
+    if np.isnan(v).any():
+        return np.quantile(v, qs)
+    idx = []
+    for q in qs:
+        vi = (n - 1) * q
+        if vi >= n - 1:
+            idx.append((n - 1, n - 1, vi + 1.0))  # numpy: both indexes -1, gamma vi + 1
+        else:
+            prev = math.floor(vi)
+            idx.append((prev, prev + 1, vi - prev))
+    ranks = sorted({r for a, b, _ in idx for r in (a, b)})
+    low = [r for r in ranks if r < n // 2]
+    high = [r for r in ranks if r >= n // 2]
+    step = 32
+    sub = v[::step]
+    got: dict[int, float] = {}
+    if low:
+        kk = min(sub.size - 1, 2 * (low[-1] + 1) // step + 16)
+        bound = np.partition(sub, kk)[kk]
+        below = v[v <= bound]
+        if below.size <= low[-1]:
+            return np.quantile(v, qs)
+        part = np.partition(below, low)
+        got.update((r, part[r]) for r in low)
+    if high:
+        kk = min(sub.size - 1, 2 * (n - high[0]) // step + 16)
+        bound = np.partition(sub, sub.size - 1 - kk)[sub.size - 1 - kk]
+        above = v[v >= bound]
+        off = n - above.size  # rank in ``v`` of the first of ``above`` once sorted
+        if high[0] < off:
+            return np.quantile(v, qs)
+        part = np.partition(above, [r - off for r in high])
+        got.update((r, part[r - off]) for r in high)
+    out = np.empty(len(qs), dtype=np.float64)
+    for j, (a, b, t) in enumerate(idx):
+        lo_v, hi_v = got[a], got[b]
+        d = hi_v - lo_v
+        out[j] = hi_v - d * (1.0 - t) if t >= 0.5 else lo_v + d * t
+    return out
+
+
+def _median(values: np.ndarray) -> float:
+    """``float(np.median(values))``, bit for bit, selecting among the central events only.
+
+    A strided subset brackets the median; the events inside the bracket are few, and the
+    middle order statistic(s) are selected among them (averaged as numpy does, ``(a +
+    b) / 2``). Short, non-float64 or NaN-holding input, or a bracket that misses the
+    median, goes to ``np.median``.
+    """
+    v = values
+    n = v.size
+    if v.ndim != 1 or v.dtype != np.float64 or n < 20_000 or np.isnan(v).any():
+        return float(np.median(v))
+    k = n // 2
+    ranks = [k] if n % 2 else [k - 1, k]
+    sub = v[::16]
+    m = sub.size
+    a, b = int(0.48 * m), min(m - 1, int(0.52 * m) + 1)
+    part = np.partition(sub, [a, b])
+    lo_b, hi_b = part[a], part[b]
+    n_below = int(np.count_nonzero(v < lo_b))
+    mid = v[(v >= lo_b) & (v <= hi_b)]
+    if n_below > ranks[0] or n_below + mid.size <= ranks[-1]:
+        return float(np.median(v))
+    sel = np.partition(mid, [r - n_below for r in ranks])
+    if n % 2:
+        return float(sel[k - n_below])
+    return float((sel[k - 1 - n_below] + sel[k - n_below]) / 2.0)
+
+
 def positivity_threshold(
     values: np.ndarray,
     settings: AlotGatingSettings,
@@ -415,7 +500,7 @@ def positivity_threshold(
     v = values[np.isfinite(values)]
     if v.size < 10:
         return float("nan"), float("nan")
-    lo, hi = np.quantile(v, [0.001, 0.999])
+    lo, hi = _tail_quantiles(v, [0.001, 0.999])
     pad = 0.05 * max(hi - lo, 1e-3)
     d = dens.density_1d(
         v, lo=float(lo - pad), hi=float(hi + pad), bins=settings.marker_bins,
@@ -465,7 +550,7 @@ def control_refined_threshold(
     v = values[np.isfinite(values)]
     if v.size < 2 * settings.min_control_events or not np.isfinite(threshold):
         return threshold
-    lo, hi = np.quantile(v, [0.001, 0.999])
+    lo, hi = _tail_quantiles(v, [0.001, 0.999])
     pad = 0.05 * max(hi - lo, 1e-3)
     d = dens.density_1d(v, lo=float(lo - pad), hi=float(hi + pad), bins=settings.marker_bins,
                         sigma_bins=settings.marker_sigma_bins)
@@ -1013,6 +1098,21 @@ def _sample_events(events: Events, rows: np.ndarray) -> Events:
     )
 
 
+def _gates_needed(gates: list[Gate], ids: list[str]) -> list[Gate]:
+    """The gates (in their order) that the gates ``ids`` depend on, themselves included:
+    parents and Boolean operands, transitively. Gates outside (decisions taken on the
+    sample only) need not be evaluated over all events: the label pass costs per gate."""
+    need = set(ids)
+    for g in reversed(gates):  # parents and operands come before their children
+        if g.id not in need:
+            continue
+        if g.parent is not None:
+            need.add(g.parent)
+        for ref, _complement in getattr(g, "operands", ()):
+            need.add(ref)
+    return [g for g in gates if g.id in need]
+
+
 # --------------------------------------------------------------------------------------
 # the strategy
 # --------------------------------------------------------------------------------------
@@ -1122,7 +1222,7 @@ def gate_alot(
             else high_ssc & mpo_pos)
     neutro_sd = float("nan")  # CD45 spread of a homogeneous normal population
     if neut.sum() >= s.min_control_events:
-        neutro = (float(np.median(x_s[neut])), float(np.median(y_s[neut])))
+        neutro = (_median(x_s[neut]), _median(y_s[neut]))
         landmarks["neutrophils"] = neutro
         xn = x_s[neut]
         neutro_sd = float(np.median(np.abs(xn - neutro[0]))) / 0.6745
@@ -1148,8 +1248,10 @@ def gate_alot(
         landmarks["monocytes_cd45"] = (peak, sd)
 
     # 3. CD45/SSC density basins ------------------------------------------------------------
-    xr = (float(np.quantile(x_s, 0.0005)) - 0.03, float(np.quantile(x_s, 0.9995)) + 0.03)
-    yr = (min(0.0, float(np.quantile(y_s, 0.0005))), float(np.quantile(y_s, 0.998)) * 1.08)
+    qx = _tail_quantiles(x_s, [0.0005, 0.9995])
+    qy = _tail_quantiles(y_s, [0.0005, 0.998])
+    xr = (float(qx[0]) - 0.03, float(qx[1]) + 0.03)
+    yr = (min(0.0, float(qy[0])), float(qy[1]) * 1.08)
     d2 = dens.density_2d(
         x_s, y_s, xrange=xr, yrange=yr, bins=(s.bins, s.bins), sigma_bins=s.sigma_bins
     )
@@ -1179,7 +1281,8 @@ def gate_alot(
     is_lymph = is_lymph & ~is_mono
     # CD45 negative: closer to the unstained level (negative peaks of the lineage markers)
     # than to the lymphocytes.
-    unstained = [float(np.median(mk[m][~pos[m]])) for m in present if (~pos[m]).sum() > 20]
+    negs = {m: ~pos[m] for m in present}
+    unstained = [_median(mk[m][negs[m]]) for m in present if np.count_nonzero(negs[m]) > 20]
     neg_level = float(np.median(unstained)) if unstained else float(np.quantile(x_s, 0.001))
     cd45_cut = neg_level + s.cd45neg_position * (lymph[0] - neg_level)
     xg = np.broadcast_to(xc, shape)
@@ -1645,7 +1748,8 @@ def gate_alot(
     # 9. labels of all events, from the gates, in one pass ---------------------------------
     labels = np.asarray(qc.labels, dtype=np.uint8).copy()
     program = compile_gates(
-        gb.gates, lambda dim: events.acquisition.channel_index(dim.channel),
+        _gates_needed(gb.gates, [g for g, _ in terms]),
+        lambda dim: events.acquisition.channel_index(dim.channel),
         root_ids=() if parent is None else (parent,),
     )
     label_events(events.values, program, terms, root=keep, labels=labels,
