@@ -112,3 +112,38 @@ def test_region_to_polygon_boundary_and_rdp_unchanged_reference():
     m[2, 2] = True
     assert _trace_boundary(m).tolist() == [[0, 0], [1, 0], [2, 0], [2, 1], [2, 2], [1, 2],
                                            [0, 2], [0, 1]]
+
+
+def test_ndi_equals_scipy_ndimage_bitwise():
+    # the density module's smoothing and region operations are scipy.ndimage's, bit for bit
+    from scipy import ndimage
+
+    from cytomics.gating import _ndi
+
+    rng = np.random.default_rng(21)
+    for _ in range(40):
+        h = rng.poisson(rng.uniform(0.1, 40), int(rng.integers(5, 260))).astype(float)
+        for s in (0.3, 1.5, 2.0, 3.0):
+            assert np.array_equal(_ndi.gaussian_filter1d(h, s),
+                                  ndimage.gaussian_filter1d(h, s, mode="constant"))
+        nx, ny = (int(v) for v in rng.integers(2, 90, 2))
+        c = rng.poisson(rng.uniform(0.05, 20), (nx, ny)).astype(float)
+        for s in (1.5, (1.0, 2.5)):
+            assert np.array_equal(_ndi.gaussian_filter(c, s),
+                                  ndimage.gaussian_filter(c, s, mode="constant"))
+        m = rng.random((nx, ny)) < rng.uniform(0.2, 0.9)
+        assert np.array_equal(_ndi.binary_dilation_3x3(m),
+                              ndimage.binary_dilation(m, structure=np.ones((3, 3), bool)))
+        lab, n = _ndi.label(m)
+        ref, n_ref = ndimage.label(m)
+        assert n == n_ref and np.array_equal(lab, ref)
+        assert np.array_equal(_ndi.fill_holes(m), ndimage.binary_fill_holes(m))
+
+
+def test_gating_does_not_import_scipy_ndimage():
+    import subprocess
+    import sys
+
+    code = "import sys, cytomics.gating.alot; print('scipy.ndimage' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -11,7 +11,8 @@ scatter), the scale an expert reads a plot on. The tools mirror what a person do
 * a set of bins -> a simple polygon with a bounded number of vertices
   (:func:`region_to_polygon`), so that gates stay readable and exportable (Gating-ML).
 
-Binning and flooding are numba kernels (``cache=True``); smoothing is scipy.ndimage.
+Binning and flooding are numba kernels (``cache=True``); smoothing and the region
+operations are scipy.ndimage's, bit for bit, without importing it (:mod:`._ndi`).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from dataclasses import dataclass
 
 import numba as nb
 import numpy as np
-from scipy import ndimage
 
+from cytomics.gating import _ndi
 from cytomics.peaks import find_peaks
 
 __all__ = [
@@ -327,7 +328,7 @@ def density_1d(
     h = histogram_1d(x, lo=lo, hi=hi, bins=bins, mask=mask)
     n = int(h.sum())
     if sigma_bins > 0:
-        h = ndimage.gaussian_filter1d(h, sigma_bins, mode="constant")
+        h = _ndi.gaussian_filter1d(h, sigma_bins)
     s = h.sum()
     d = h / s if s > 0 else h
     edges = np.linspace(lo, hi, bins + 1)
@@ -487,7 +488,7 @@ def density_2d(
 ) -> Density2D:
     """Gaussian-smoothed 2-D histogram (see :func:`histogram_2d`)."""
     counts = histogram_2d(x, y, xrange=xrange, yrange=yrange, bins=bins, mask=mask)
-    dens = ndimage.gaussian_filter(counts, sigma_bins, mode="constant")
+    dens = _ndi.gaussian_filter(counts, sigma_bins)
     return Density2D(
         x_edges=np.linspace(xrange[0], xrange[1], bins[0] + 1),
         y_edges=np.linspace(yrange[0], yrange[1], bins[1] + 1),
@@ -548,7 +549,7 @@ def basins_2d(
             break
         for r in small:
             region = lab == r
-            ring = ndimage.binary_dilation(region, structure=np.ones((3, 3), bool)) & ~region
+            ring = _ndi.binary_dilation_3x3(region) & ~region
             neigh = lab[ring]
             neigh = neigh[(neigh >= 0) & (neigh != r)]
             if neigh.size:
@@ -720,12 +721,12 @@ def region_to_polygon(
     reg = np.asarray(region, dtype=bool)
     if not reg.any():
         return np.zeros((0, 2))
-    lab, n = ndimage.label(reg)
+    lab, n = _ndi.label(reg)
     if n > 1 and keep == "largest":
-        sizes = ndimage.sum(reg, lab, index=np.arange(1, n + 1))
+        sizes = np.bincount(lab.ravel(), minlength=n + 1)[1:]  # cells per component
         reg = lab == (1 + int(np.argmax(sizes)))
     if fill_holes:
-        reg = ndimage.binary_fill_holes(reg)
+        reg = _ndi.fill_holes(reg)
     corners = _trace_boundary(reg)
     # drop collinear corners before the RDP pass
     if len(corners) > 3:
