@@ -629,6 +629,9 @@ def _trace_boundary(mask: np.ndarray) -> np.ndarray:
     return np.asarray(path, dtype=np.float64)
 
 
+_RDP_SCALAR_SPAN = 48  # spans up to this many vertices are measured in plain Python
+
+
 def _rdp(points: np.ndarray, eps: float) -> np.ndarray:
     """Ramer-Douglas-Peucker on an open polyline.
 
@@ -638,6 +641,8 @@ def _rdp(points: np.ndarray, eps: float) -> np.ndarray:
     """
     if len(points) < 3:
         return points
+    xs = points[:, 0].tolist()
+    ys = points[:, 1].tolist()
     keep = [0]
     stack = [(0, len(points) - 1)]
     while stack:
@@ -645,17 +650,28 @@ def _rdp(points: np.ndarray, eps: float) -> np.ndarray:
         if hi - lo < 2:
             keep.append(hi)
             continue
-        seg = points[lo : hi + 1]
-        a = seg[0]
-        ab = seg[-1] - a
+        ab = points[hi] - points[lo]
         norm = float(np.hypot(*ab))
-        rel = seg - a
-        if norm == 0:
-            dist = np.hypot(rel[:, 0], rel[:, 1])
+        if norm != 0 and hi - lo <= _RDP_SCALAR_SPAN:
+            # short span: the same float64 operations per vertex, without array overhead
+            ax, ay = xs[lo], ys[lo]
+            bx, by = float(ab[0]), float(ab[1])
+            k, best = 0, -1.0
+            for t in range(hi - lo + 1):
+                dt = abs(bx * (ys[lo + t] - ay) - by * (xs[lo + t] - ax)) / norm
+                if dt > best:  # first maximum, as np.argmax
+                    k, best = t, dt
+            split = best > eps
         else:
-            dist = np.abs(ab[0] * rel[:, 1] - ab[1] * rel[:, 0]) / norm
-        k = int(np.argmax(dist))
-        if dist[k] > eps:
+            seg = points[lo : hi + 1]
+            rel = seg - seg[0]
+            if norm == 0:
+                dist = np.hypot(rel[:, 0], rel[:, 1])
+            else:
+                dist = np.abs(ab[0] * rel[:, 1] - ab[1] * rel[:, 0]) / norm
+            k = int(np.argmax(dist))
+            split = dist[k] > eps
+        if split:
             stack.append((lo + k, hi))  # right half after the left one
             stack.append((lo, lo + k))
         else:
