@@ -28,10 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _generator_c import INSTRUMENTS, KINDS, draw_blast_fraction, make_case, write_case
 
+from cytomics.pipeline import needs_review
 from cytomics.populations import AGGREGATES, LABEL_CODES, codes_of
 
 SCORED = ("lymphocytes", "monocytes", "granulocytes", "blasts", "cd45_negative")
-REVIEW_MARKERS = ("review", "missing", "anchor", "small_blast")
 _INSTRUMENT_CYCLE = tuple(INSTRUMENTS)
 
 
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             true_bf = float((case.truth[nuc] == LABEL_CODES["blasts"]).mean())
             pred_b = gating.labels == LABEL_CODES["blasts"]
             pred_bf = float(pred_b[nuc].sum() / max(int(nuc.sum()), 1))
-            review = [f for f in gating.flags if any(r in f for r in REVIEW_MARKERS)]
+            review = [f for f in gating.flags if needs_review(f)]  # as the pipeline decides
             tag = f"{kind}{'(PB)' if blood and kind != 'normal_pb' else ''}"
             rows.append(dict(kind=kind, tag=tag, seed=seed, inst=inst, bf=true_bf, pbf=pred_bf,
                              f1=s, flags=list(gating.flags), review=bool(review)))
@@ -188,13 +188,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"leukemia cases with blast F1 < 0.85: {len(low)}/"
           f"{sum(not r['kind'].startswith('normal') for r in rows)}"
           + "".join(f"\n  {r['tag']} seed {r['seed']} ({100 * r['bf']:.1f}% blasts) "
-                    f"F1 {r['f1']['blasts']:.3f}" for r in low))
+                    f"F1 {r['f1']['blasts']:.3f}{'' if r['review'] else '  (silent: not sent to review)'}"
+                    for r in low))
+    silent = [r for r in low if not r["review"]]
+    print(f"  of which silent (result not sent to review): {len(silent)}")
     normals = [r for r in rows if r["kind"].startswith("normal")]
     fb = [r for r in normals if r["pbf"] > 0.005]
     print(f"normal samples with > 0.5% false blasts: {len(fb)}/{len(normals)}"
           + "".join(f"\n  {r['tag']} seed {r['seed']} {100 * r['pbf']:.2f}%" for r in fb))
     rev = [r for r in rows if r["review"]]
-    print(f"cases sent to review (flags with review/missing/anchor/small_blast): "
+    print(f"cases sent to review (pipeline.needs_review on the gating flags): "
           f"{len(rev)}/{len(rows)}")
     by_kind = {}
     for r in rows:
