@@ -256,10 +256,10 @@ def margin_pass(keep, src, cols, a, b, gain, thr_lo, thr_hi, stride, n_kept, cap
     (before ``gain``) of the first ``kc`` columns of the kept events: a compact copy that
     later passes read instead of the whole event matrix.
 
-    Parallel over chunks of events: a first pass takes the per-chunk extremes, counts,
-    samples and the copy; a second one lists the indices at the extremes and the
-    candidates at exact positions, visiting only the chunks that hold any (reading the
-    copy when it has every column).
+    Parallel over chunks of events: one pass takes the per-chunk extremes, counts,
+    samples and the copy, and notes the indices of the candidates and of the events at
+    the chunk's running extremes at the chunk's own offset in scratch arrays (only their
+    touched pages are ever mapped); the merge copies them to their exact positions.
 
     Returns
     -------
@@ -297,11 +297,17 @@ def margin_pass(keep, src, cols, a, b, gain, thr_lo, thr_hi, stride, n_kept, cap
     cnlo = np.zeros((nch, k), dtype=np.int64)
     cnhi = np.zeros((nch, k), dtype=np.int64)
     ncand = np.zeros(nch, dtype=np.int64)
+    # indices, written at each chunk's own offset (only the touched pages are mapped):
+    # the candidates and the clean events at the chunk's running extremes
+    cbuf = np.empty(n, dtype=np.int64)
+    lbuf = np.empty((k, n), dtype=np.int64)
+    hbuf = np.empty((k, n), dtype=np.int64)
     for c in nb.prange(nch):
         xs = np.empty(k, dtype=np.float64)
         seen = before[c]
         cd = _first_countdown(seen, stride)
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+        c0 = c * CHUNK
+        for i in range(c0, min(n, c0 + CHUNK)):
             if not keep[i]:
                 continue
             is_cand = False
@@ -320,6 +326,7 @@ def margin_pass(keep, src, cols, a, b, gain, thr_lo, thr_hi, stride, n_kept, cap
             cd = stride - 1 if cd == 0 else cd - 1
             seen += 1
             if is_cand:
+                cbuf[c0 + ncand[c]] = i
                 ncand[c] += 1
                 continue
             for j in range(k):
@@ -328,11 +335,13 @@ def margin_pass(keep, src, cols, a, b, gain, thr_lo, thr_hi, stride, n_kept, cap
                     if x < clo[c, j]:
                         clo[c, j] = x
                         cnlo[c, j] = 0
+                    lbuf[j, c0 + cnlo[c, j]] = i
                     cnlo[c, j] += 1
                 if x >= chi[c, j]:
                     if x > chi[c, j]:
                         chi[c, j] = x
                         cnhi[c, j] = 0
+                    hbuf[j, c0 + cnhi[c, j]] = i
                     cnhi[c, j] += 1
     # merge: global clean extremes and where each chunk writes its indices
     clean = np.empty((k, 4), dtype=np.float64)
@@ -370,44 +379,14 @@ def margin_pass(keep, src, cols, a, b, gain, thr_lo, thr_hi, stride, n_kept, cap
     cl_max = np.empty((k, cap), dtype=np.int64)
     cand = np.empty(cap, dtype=np.int64)
     for c in nb.prange(nch):
-        busy = ncand[c] > 0
+        c0 = c * CHUNK
+        for q in range(min(ncand[c], cap - off_c[c])):
+            cand[off_c[c] + q] = cbuf[c0 + q]
         for j in range(k):
-            if cnlo[c, j] > 0 or cnhi[c, j] > 0:
-                busy = True
-        if not busy:
-            continue
-        xs = np.empty(k, dtype=np.float64)
-        wc = off_c[c]
-        wlo = off_lo[c].copy()
-        whi = off_hi[c].copy()
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if not keep[i]:
-                continue
-            is_cand = False
-            for j in range(k):
-                if kc == k:
-                    x = np.float64(copy[i, j])
-                else:
-                    x = raw_value(src, i, cols[j], a[j], b[j], 1.0)
-                if gain[j] != 1.0:
-                    x = x / gain[j]
-                xs[j] = x
-                if not (x >= thr_lo[j] and x < thr_hi[j] and np.isfinite(x)):
-                    is_cand = True
-            if is_cand:
-                if wc < cap:
-                    cand[wc] = i
-                wc += 1
-                continue
-            for j in range(k):
-                if cnlo[c, j] > 0 and xs[j] == clean[j, 0]:
-                    if wlo[j] < cap:
-                        cl_min[j, wlo[j]] = i
-                    wlo[j] += 1
-                if cnhi[c, j] > 0 and xs[j] == clean[j, 1]:
-                    if whi[j] < cap:
-                        cl_max[j, whi[j]] = i
-                    whi[j] += 1
+            for q in range(min(cnlo[c, j], cap - off_lo[c, j])):
+                cl_min[j, off_lo[c, j] + q] = lbuf[j, c0 + q]
+            for q in range(min(cnhi[c, j], cap - off_hi[c, j])):
+                cl_max[j, off_hi[c, j] + q] = hbuf[j, c0 + q]
     seen_all = np.int64(0)
     for c in range(nch):
         seen_all += kept[c]
