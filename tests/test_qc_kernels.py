@@ -16,7 +16,7 @@ import pytest
 from cytomics import qc_kernels as K
 from cytomics.fcs.model import Acquisition, Channel
 from cytomics.preprocess.model import ChannelTransform, Events
-from cytomics.qc import _NO_COLUMN, _peaks, run_qc, scale_column, scale_spec
+from cytomics.qc import _NO_COLUMN, _peaks, _quantiles, run_qc, scale_column, scale_spec
 
 N = 3 * K.CHUNK + 1234  # several parallel chunks and a ragged last one
 
@@ -370,3 +370,36 @@ def test_time_scan_order_check_and_kept_extremes():
     assert (lo, hi, nf) == (kept.min(), kept.max(), len(kept))
     nd0, lo0, hi0, nf0 = K.time_scan(t, np.zeros(N, dtype=np.bool_))
     assert nd0 == nd and nf0 == 0 and math.isnan(lo0) and math.isnan(hi0)
+
+
+def test_bracket_select_counts_below_and_inside():
+    rng = np.random.default_rng(3)
+    v = rng.standard_normal(5000)
+    lo = np.array([-1.0, -0.2, 0.1, 0.1])
+    hi = np.array([-0.5, 0.3, 0.2, 2.0])
+    below, cnt, inside = K.bracket_select(v, lo, hi, 4000)
+    for q in range(len(lo)):
+        assert below[q] == np.count_nonzero(v < lo[q])
+        want = v[(v >= lo[q]) & (v <= hi[q])]
+        assert cnt[q] == len(want)
+        np.testing.assert_array_equal(inside[q, : cnt[q]], want)
+
+
+@pytest.mark.parametrize("kind", ["normal", "sorted", "lognormal", "ties", "reversed"])
+def test_quantiles_bitwise_equal_numpy(kind):
+    rng = np.random.default_rng(11)
+    n = 60_001
+    v = {
+        "normal": rng.standard_normal(n),
+        "sorted": np.sort(rng.standard_normal(n)),
+        "lognormal": np.round(rng.lognormal(8.0, 1.0, n), 1),
+        "ties": rng.integers(0, 40, n).astype(np.float64),
+        "reversed": np.sort(rng.exponential(size=n))[::-1].copy(),
+    }[kind]
+    for qs in ([0.005, 0.995], [0.001, 0.995, 0.4, 0.01], [0.0, 0.5, 0.25, 0.9999]):
+        got = _quantiles(v.copy(), qs)
+        want = np.quantile(v, qs)
+        assert got.tobytes() == want.tobytes(), (kind, qs, got, want)
+    with_nan = v.copy()
+    with_nan[7] = np.nan
+    np.testing.assert_array_equal(_quantiles(with_nan, [0.1]), np.quantile(with_nan, [0.1]))

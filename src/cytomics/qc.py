@@ -558,6 +558,63 @@ def _remove_outside_range(x: ScaleColumn, st: _State, lo: float, hi: float, code
     return int(removed)
 
 
+def _quantiles(values: np.ndarray, qs: list[float]) -> np.ndarray:
+    """``np.quantile(values, qs)`` (method 'linear'), bit for bit, without a full partition.
+
+    A strided subset brackets each order statistic a quantile needs; one pass
+    (:func:`K.bracket_select`) counts the values below each bracket and collects those
+    inside, and the statistic is selected among them. The interpolation is numpy's own
+    arithmetic (``(n - 1) q``, floor, and its two-sided ``lerp``). Short, non-float64 or
+    NaN-holding input, a quantile outside ``[0, 1)`` or a bracket that misses its order
+    statistic goes to ``np.quantile``.
+    """
+    v = values
+    n = v.size
+    if (v.ndim != 1 or v.dtype != np.float64 or n < 20_000
+            or any(not 0.0 <= q < 1.0 for q in qs) or np.isnan(v).any()):
+        return np.quantile(v, qs)
+    idx = []
+    for q in qs:
+        vi = (n - 1) * q
+        prev = math.floor(vi)
+        if prev + 1 > n - 1:
+            return np.quantile(v, qs)
+        idx.append((prev, prev + 1, vi - prev))
+    step = 16
+    sub = v[::step]
+    m = sub.size
+    w = 16 + int(4.0 * math.sqrt(m))  # bracket half-width in ranks of the subset
+    ranks = sorted({r for a, _, _ in idx for r in (a, a + 1)})
+    groups: list[list[int]] = []  # ranks sharing one bracket (pairs a, a + 1)
+    for r in ranks:
+        if groups and r == groups[-1][-1] + 1:
+            groups[-1].append(r)
+        else:
+            groups.append([r])
+    bounds = []
+    for g in groups:
+        c0, c1 = g[0] * m // n, g[-1] * m // n
+        bounds.append((max(0, c0 - w), min(m - 1, c1 + w)))
+    part = np.partition(sub, sorted({p for ab in bounds for p in ab}))
+    lo = np.asarray([part[a] for a, _ in bounds], dtype=np.float64)
+    hi = np.asarray([part[b] for _, b in bounds], dtype=np.float64)
+    cap = 4 * (2 * w + 1) * step + 64
+    below, cnt, inside = K.bracket_select(v, lo, hi, cap)
+    got: dict[int, float] = {}
+    for gi, g in enumerate(groups):
+        k0, k1 = g[0] - int(below[gi]), g[-1] - int(below[gi])
+        if cnt[gi] > cap or k0 < 0 or k1 >= cnt[gi]:
+            return np.quantile(v, qs)
+        sel = np.partition(inside[gi, : int(cnt[gi])], [r - int(below[gi]) for r in g])
+        got.update((r, sel[r - int(below[gi])]) for r in g)
+    out = np.empty(len(qs), dtype=np.float64)
+    for j, (a, b, t) in enumerate(idx):
+        lo_v, hi_v = got[a], got[b]
+        d = hi_v - lo_v
+        out[j] = hi_v - d * (1.0 - t) if t >= 0.5 else lo_v + d * t
+    return out
+
+
 def _robust(x: np.ndarray) -> tuple[float, float]:
     """Median and MAD (scaled by 1.4826) of a temporary array (reordered in place)."""
     med = float(np.median(x, overwrite_input=True))
@@ -1038,7 +1095,7 @@ def _time(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) ->
         smp = smp[np.isfinite(smp)]
         if len(smp) < 10:
             continue
-        lo, hi = np.quantile(smp, [0.005, 0.995], overwrite_input=True)
+        lo, hi = _quantiles(smp, [0.005, 0.995])
         if hi > lo:
             los.append(lo)
             his.append(hi)
@@ -1652,7 +1709,7 @@ def _debris_threshold(
         space = np.log10(smp[smp > 0])
         if len(space) < 100:
             return None, info
-        lo, hi = (float(v) for v in np.quantile(space, [0.001, 0.995]))
+        lo, hi = (float(v) for v in _quantiles(space, [0.001, 0.995]))
     else:
         lo, hi = lin_range
     if not hi > lo:
@@ -1703,13 +1760,11 @@ def _debris(events: Events, scatter: dict[str, int], st: _State, s: QCSettings) 
         return
     is_int = acq.keywords.get("$DATATYPE", "").strip().upper() == "I"
     log_scale = bool(is_int and ch.log_decades > 0)
-    # every quantile of the sample from one partition
+    # every quantile of the sample from one pass
     q_lo, q_hi, cap, q_fallback = (
         float(v)
-        for v in np.quantile(
-            smp,
-            [0.001, 0.995, s.debris_cap_fraction, s.debris_fallback_quantile],
-            overwrite_input=True,  # a temporary; only its values matter below
+        for v in _quantiles(
+            smp, [0.001, 0.995, s.debris_cap_fraction, s.debris_fallback_quantile]
         )
     )
     threshold, info = _debris_threshold(x, st.keep, smp, log_scale, s, (q_lo, q_hi))
