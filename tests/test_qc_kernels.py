@@ -403,3 +403,17 @@ def test_quantiles_bitwise_equal_numpy(kind):
     with_nan = v.copy()
     with_nan[7] = np.nan
     np.testing.assert_array_equal(_quantiles(with_nan, [0.1]), np.quantile(with_nan, [0.1]))
+
+
+@pytest.mark.parametrize("stride", [1, 5, 64])
+def test_rows_sample_across_chunks(stride):
+    rng = np.random.default_rng(4)
+    n = 3 * K.CHUNK + 123
+    vals = rng.standard_normal((n, 4)).astype(np.float32)
+    vals[rng.integers(0, n, 50), 2] = np.nan
+    keep = rng.random(n) < 0.7
+    cols = np.array([3, 2], dtype=np.int64)
+    want = vals[np.flatnonzero(keep)[::stride]][:, cols].astype(np.float64)
+    got = K.rows_sample(vals, cols, keep, stride, len(want))
+    assert got.tobytes() == want.tobytes()
+    np.testing.assert_array_equal(K.rows_sample(vals, cols, keep, stride, 5), want[:5])

@@ -424,23 +424,48 @@ def band_values(keep, src, col, a, b, gain, lo1, hi1, out1, lo2, hi2, out2):  # 
     return c1, c2
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, parallel=True)
 def rows_sample(values, cols, keep, stride, m):  # pragma: no cover - compiled
-    """Columns ``cols`` of every ``stride``-th kept event: float64 ``[<= m, k]`` (NaN kept)."""
+    """Columns ``cols`` of every ``stride``-th kept event: float64 ``[<= m, k]`` (NaN kept).
+
+    Parallel over chunks: the kept counts before each chunk give each sampled row's slot.
+    """
     k = cols.shape[0]
-    out = np.empty((m, k), dtype=np.float64)
-    c = 0
-    seen = np.int64(0)
-    cd = np.int64(0)  # countdown to the next sampled event (no modulo)
-    for i in range(values.shape[0]):
-        if keep[i]:
-            if cd == 0 and c < m:
+    n = keep.shape[0]
+    nch = (n + CHUNK - 1) // CHUNK
+    kept = np.zeros(nch, dtype=np.int64)
+    for c in nb.prange(nch):
+        q = 0
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if keep[i]:
+                q += 1
+        kept[c] = q
+    before = np.zeros(nch, dtype=np.int64)
+    total = np.int64(0)
+    for c in range(nch):
+        before[c] = total
+        total += kept[c]
+    rows = min(m, (total + stride - 1) // stride)
+    out = np.empty((rows, k), dtype=np.float64)
+    for c in nb.prange(nch):
+        seen = before[c]
+        if seen >= rows * stride:
+            continue
+        cd = _first_countdown(seen, stride)
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if not keep[i]:
+                continue
+            if cd == 0:
+                r = seen // stride
+                if r >= rows:
+                    break
                 for j in range(k):
-                    out[c, j] = np.float64(values[i, cols[j]])
-                c += 1
+                    out[r, j] = np.float64(values[i, cols[j]])
+                cd = stride - 1
+            else:
+                cd -= 1
             seen += 1
-            cd = stride - 1 if cd == 0 else cd - 1
-    return out[:c]
+    return out
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
