@@ -16,7 +16,7 @@ import pytest
 from cytomics import qc_kernels as K
 from cytomics.fcs.model import Acquisition, Channel
 from cytomics.preprocess.model import ChannelTransform, Events
-from cytomics.qc import _NO_COLUMN, _peaks, _quantiles, run_qc, scale_column, scale_spec
+from cytomics.qc import _NO_COLUMN, _median, _peaks, _quantiles, run_qc, scale_column, scale_spec
 
 N = 3 * K.CHUNK + 1234  # several parallel chunks and a ragged last one
 
@@ -417,3 +417,16 @@ def test_rows_sample_across_chunks(stride):
     got = K.rows_sample(vals, cols, keep, stride, len(want))
     assert got.tobytes() == want.tobytes()
     np.testing.assert_array_equal(K.rows_sample(vals, cols, keep, stride, 5), want[:5])
+
+
+@pytest.mark.parametrize("n", [20_000, 60_001])
+def test_median_bitwise_equal_numpy(n):
+    rng = np.random.default_rng(n)
+    for v in (
+        1.0 + 0.05 * rng.standard_normal(n),
+        np.sort(rng.exponential(size=n)),
+        rng.integers(0, 30, n).astype(np.float64),
+    ):
+        got = _median(v.copy())
+        want = float(np.median(v))
+        assert np.float64(got).tobytes() == np.float64(want).tobytes()

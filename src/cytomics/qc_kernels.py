@@ -873,29 +873,30 @@ def remove_in_intervals(t, keep, labels, starts, stops, code, apply):  # pragma:
 def bracket_select(v, lo, hi, cap):  # pragma: no cover - compiled
     """Events below and inside each bracket ``[lo[q], hi[q]]`` of ``v`` (one pass).
 
-    ``lo`` must be non-decreasing. Returns ``(n_below, n_inside, inside)``: per bracket
-    the number of values ``< lo[q]``,
+    Returns ``(n_below, n_inside, inside)``: per bracket the number of values ``< lo[q]``,
     the number in the bracket and the first ``cap`` of them (``inside[q, :]``, file order).
     """
     nb_ = lo.shape[0]
-    first = np.zeros(nb_ + 1, dtype=np.int64)  # values whose first bracket above is q
+    below = np.zeros(nb_, dtype=np.int64)
     cnt = np.zeros(nb_, dtype=np.int64)
     out = np.empty((nb_, cap), dtype=np.float64)
-    for i in range(v.shape[0]):
-        x = v[i]
-        q = 0
-        while q < nb_:
-            if x < lo[q]:  # ``lo`` is non-decreasing: below every later bracket too
-                break
-            if x <= hi[q]:
-                if cnt[q] < cap:
-                    out[q, cnt[q]] = x
-                cnt[q] += 1
-            q += 1
-        first[q] += 1
-    below = np.zeros(nb_, dtype=np.int64)
-    acc = np.int64(0)
     for q in range(nb_):
-        acc += first[q]
-        below[q] = acc
+        lq = lo[q]
+        hq = hi[q]
+        nbq = np.int64(0)
+        c = np.int64(0)
+        for i in range(v.shape[0]):  # branch-free counts (vectorised)
+            x = v[i]
+            nbq += np.int64(x < lq)
+            c += np.int64(x >= lq) & np.int64(x <= hq)
+        below[q] = nbq
+        cnt[q] = c
+        if c > cap:
+            continue
+        c = 0
+        for i in range(v.shape[0]):
+            x = v[i]
+            if x >= lq and x <= hq:
+                out[q, c] = x
+                c += 1
     return below, cnt, out
