@@ -737,44 +737,25 @@ def kept_histogram(keep, src, col, a, b, gain, lo, hi, nbins, log_scale):  # pra
     return counts
 
 
-@nb.njit(cache=True, nogil=True, parallel=True)
+@nb.njit(cache=True, nogil=True)
 def sample_below(
     keep, ysrc, ycol, ya, yb, ygain, xsrc, xcol, xa, xb, xgain, x_max, stride, m
 ):  # pragma: no cover
-    """Finite ``y`` of every ``stride``-th kept event with ``x < x_max`` (at most ``m``).
-
-    Parallel over chunks (two passes, the second writing each sampled value at the slot
-    the eligible counts before its chunk give).
-    """
-    n = keep.shape[0]
-    nch = (n + CHUNK - 1) // CHUNK
-    elig = np.zeros(nch, dtype=np.int64)
-    for c in nb.prange(nch):
-        q = 0
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if keep[i] and raw_value(xsrc, i, xcol, xa, xb, xgain) < x_max:
-                q += 1
-        elig[c] = q
-    before = np.empty(nch, dtype=np.int64)
-    total = np.int64(0)
-    for c in range(nch):
-        before[c] = total
-        total += elig[c]
-    out = np.empty((total + stride - 1) // stride, dtype=np.float64)
-    for c in nb.prange(nch):
-        seen = before[c]
-        cd = _first_countdown(seen, stride)
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if keep[i] and raw_value(xsrc, i, xcol, xa, xb, xgain) < x_max:
-                if cd == 0:
-                    v = raw_value(ysrc, i, ycol, ya, yb, ygain)
-                    out[seen // stride] = v if np.isfinite(v) else np.nan
-                    cd = stride - 1
-                else:
-                    cd -= 1
-                seen += 1
-    res = _compact(out)
-    return res[: min(m, res.shape[0])]
+    """Finite ``y`` of every ``stride``-th kept event with ``x < x_max`` (at most ``m``)."""
+    out = np.empty(m, dtype=np.float64)
+    c = 0
+    seen = np.int64(0)
+    cd = np.int64(0)  # countdown to the next sampled event (no modulo)
+    for i in range(keep.shape[0]):
+        if keep[i] and raw_value(xsrc, i, xcol, xa, xb, xgain) < x_max:
+            if cd == 0:
+                v = raw_value(ysrc, i, ycol, ya, yb, ygain)
+                if np.isfinite(v) and c < m:
+                    out[c] = v
+                    c += 1
+            seen += 1
+            cd = stride - 1 if cd == 0 else cd - 1
+    return out[:c]
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
