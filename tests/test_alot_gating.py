@@ -477,7 +477,7 @@ def test_display_zero_scalar_path_equals_transform_kernel():
 
 def test_tail_quantiles_bitwise_equal_numpy():
     # tail quantiles from the events beyond a bound: np.quantile's values, bit for bit
-    from cytomics.gating.alot import _tail_quantiles
+    from cytomics.order_stats import quantiles as _tail_quantiles
 
     rng = np.random.default_rng(11)
     cases = [rng.normal(size=30_011), rng.integers(0, 40, 25_000).astype(float),
@@ -497,7 +497,7 @@ def test_tail_quantiles_bitwise_equal_numpy():
 
 def test_median_bitwise_equal_numpy():
     # the median from the events inside a bracket: np.median's value, bit for bit
-    from cytomics.gating.alot import _median
+    from cytomics.order_stats import median as _median
 
     rng = np.random.default_rng(12)
     bimodal = np.concatenate([rng.normal(0, 1, 15_000), rng.normal(5, 0.01, 15_001)])

@@ -98,6 +98,8 @@ from cytomics import qc_kernels as K
 from cytomics.errors import ConfigError
 from cytomics.fcs.model import Acquisition, Channel
 from cytomics.gating.gates import BooleanGate, Dimension, Gate, PolygonGate, RectangleGate
+from cytomics.order_stats import median as _median
+from cytomics.order_stats import quantiles as _quantiles
 from cytomics.peaks import find_peaks
 from cytomics.populations import LABEL_CODES
 from cytomics.preprocess.model import Events
@@ -558,97 +560,10 @@ def _remove_outside_range(x: ScaleColumn, st: _State, lo: float, hi: float, code
     return int(removed)
 
 
-def _order_stats(v: np.ndarray, ranks: list[int]) -> dict[int, float] | None:
-    """The values of rank ``ranks`` (0-based, sorted order) of float64 NaN-free ``v``.
-
-    A strided subset brackets each order statistic; one pass (:func:`K.bracket_select`)
-    counts the values below each bracket and collects those inside, and the statistic is
-    selected among them. ``None`` when a bracket misses its order statistic.
-    """
-    n = v.size
-    step = 16
-    sub = v[::step]
-    m = sub.size
-    w = 16 + int(4.0 * math.sqrt(m))  # bracket half-width in ranks of the subset
-    groups: list[list[int]] = []  # adjacent ranks share one bracket
-    for r in sorted(set(ranks)):
-        if groups and r == groups[-1][-1] + 1:
-            groups[-1].append(r)
-        else:
-            groups.append([r])
-    bounds = []
-    for g in groups:
-        c0, c1 = g[0] * m // n, g[-1] * m // n
-        bounds.append((max(0, c0 - w), min(m - 1, c1 + w)))
-    part = np.partition(sub, sorted({p for ab in bounds for p in ab}))
-    lo = np.asarray([part[a] for a, _ in bounds], dtype=np.float64)
-    hi = np.asarray([part[b] for _, b in bounds], dtype=np.float64)
-    cap = 4 * (2 * w + 1) * step + 64
-    below, cnt, inside = K.bracket_select(v, lo, hi, cap)
-    got: dict[int, float] = {}
-    for gi, g in enumerate(groups):
-        nb_ = int(below[gi])
-        if cnt[gi] > cap or g[0] < nb_ or g[-1] - nb_ >= cnt[gi]:
-            return None
-        sel = np.partition(inside[gi, : int(cnt[gi])], [r - nb_ for r in g])
-        got.update((r, sel[r - nb_]) for r in g)
-    return got
-
-
-def _fast_ok(v: np.ndarray) -> bool:
-    """Input :func:`_order_stats` takes: long 1-d float64 without NaN."""
-    return v.ndim == 1 and v.dtype == np.float64 and v.size >= 20_000 and not np.isnan(v).any()
-
-
-def _quantiles(values: np.ndarray, qs: list[float]) -> np.ndarray:
-    """``np.quantile(values, qs)`` (method 'linear'), bit for bit, without a full partition.
-
-    The order statistics come from :func:`_order_stats`; the interpolation is numpy's own
-    arithmetic (``(n - 1) q``, floor, and its two-sided ``lerp``). Short, non-float64 or
-    NaN-holding input, a quantile outside ``[0, 1)`` or a bracket that misses its order
-    statistic goes to ``np.quantile``.
-    """
-    v = values
-    n = v.size
-    if any(not 0.0 <= q < 1.0 for q in qs) or not _fast_ok(v):
-        return np.quantile(v, qs)
-    idx = []
-    for q in qs:
-        vi = (n - 1) * q
-        prev = math.floor(vi)
-        if prev + 1 > n - 1:
-            return np.quantile(v, qs)
-        idx.append((prev, prev + 1, vi - prev))
-    got = _order_stats(v, [r for a, _, _ in idx for r in (a, a + 1)])
-    if got is None:
-        return np.quantile(v, qs)
-    out = np.empty(len(qs), dtype=np.float64)
-    for j, (a, b, t) in enumerate(idx):
-        lo_v, hi_v = got[a], got[b]
-        d = hi_v - lo_v
-        out[j] = hi_v - d * (1.0 - t) if t >= 0.5 else lo_v + d * t
-    return out
-
-
-def _median(x: np.ndarray) -> float:
-    """``float(np.median(x))``, bit for bit (the middle value, or ``(a + b) / 2`` of the
-    two middle ones as numpy's mean of two), from :func:`_order_stats` for long input."""
-    n = x.size
-    if _fast_ok(x):
-        k = n // 2
-        ranks = [k] if n % 2 else [k - 1, k]
-        got = _order_stats(x, ranks)
-        if got is not None:
-            if n % 2:
-                return float(got[k])
-            return float((np.float64(got[k - 1]) + np.float64(got[k])) / 2.0)
-    return float(np.median(x, overwrite_input=True))
-
-
 def _robust(x: np.ndarray) -> tuple[float, float]:
     """Median and MAD (scaled by 1.4826) of a temporary array (reordered in place)."""
-    med = _median(x)
-    return med, 1.4826 * _median(np.abs(x - med))
+    med = _median(x, overwrite_input=True)
+    return med, 1.4826 * _median(np.abs(x - med), overwrite_input=True)
 
 
 class _State:

@@ -867,37 +867,3 @@ def remove_in_intervals(t, keep, labels, starts, stops, code, apply):  # pragma:
                     keep[i] = False
                     labels[i] = code
     return r
-
-
-@nb.njit(cache=True, nogil=True)
-def bracket_select(v, lo, hi, cap):  # pragma: no cover - compiled
-    """Events below and inside each bracket ``[lo[q], hi[q]]`` of ``v`` (one pass).
-
-    Returns ``(n_below, n_inside, inside)``: per bracket the number of values ``< lo[q]``,
-    the number in the bracket and, when that is at most ``cap``, those values
-    (``inside[q, :n_inside[q]]``, file order; not filled otherwise). Branch-free loops:
-    about half the values lie below a bracket, in random order.
-    """
-    nb_ = lo.shape[0]
-    below = np.zeros(nb_, dtype=np.int64)
-    cnt = np.zeros(nb_, dtype=np.int64)
-    out = np.empty((nb_, cap + 1), dtype=np.float64)
-    for q in range(nb_):
-        lq = lo[q]
-        hq = hi[q]
-        nbq = np.int64(0)
-        c = np.int64(0)
-        for i in range(v.shape[0]):  # branch-free counts (vectorised)
-            x = v[i]
-            nbq += np.int64(x < lq)
-            c += np.int64(x >= lq) & np.int64(x <= hq)
-        below[q] = nbq
-        cnt[q] = c
-        if c > cap:
-            continue
-        c = 0
-        for i in range(v.shape[0]):
-            x = v[i]
-            out[q, c] = x  # branch-free compaction (slot ``cap`` is scratch)
-            c += np.int64(x >= lq) & np.int64(x <= hq)
-    return below, cnt, out

@@ -48,6 +48,7 @@ from cytomics.gating.counting import label_counts
 from cytomics.gating.gates import Gate
 from cytomics.gating.program import compile_gates, label_events
 from cytomics.gating.strategy import GateBuilder, evaluate_gates
+from cytomics.order_stats import median, quantiles
 from cytomics.populations import AGGREGATES, LABEL_CODES, LABEL_NAMES
 from cytomics.preprocess.model import Events
 
@@ -380,91 +381,6 @@ def _ssc_column(events: Events) -> int:
     )
 
 
-def _tail_quantiles(values: np.ndarray, qs: list[float]) -> np.ndarray:
-    """``np.quantile(values, qs)`` (method 'linear'), bit for bit, for quantiles in the tails.
-
-    The order statistics a tail quantile needs lie among the few events beyond a bound
-    (read off a strided subset); they are selected among those events only, then
-    interpolated with numpy's own arithmetic (``(n - 1) q``, floor, and its two-sided
-    ``lerp``). Whenever the bound does not hold enough events (or for short, non-float64
-    or NaN-holding input, or a quantile away from the tails) ``np.quantile`` answers.
-    """
-    v = values
-    n = v.size
-    tail = 0.02
-    if (v.ndim != 1 or v.dtype != np.float64 or n < 20_000
-            or any(tail < q < 1.0 - tail or not 0.0 <= q <= 1.0 for q in qs)):
-        return np.quantile(v, qs)
-    if np.isnan(v).any():
-        return np.quantile(v, qs)
-    idx = []
-    for q in qs:
-        vi = (n - 1) * q
-        if vi >= n - 1:
-            idx.append((n - 1, n - 1, vi + 1.0))  # numpy: both indexes -1, gamma vi + 1
-        else:
-            prev = math.floor(vi)
-            idx.append((prev, prev + 1, vi - prev))
-    ranks = sorted({r for a, b, _ in idx for r in (a, b)})
-    low = [r for r in ranks if r < n // 2]
-    high = [r for r in ranks if r >= n // 2]
-    step = 32
-    sub = v[::step]
-    got: dict[int, float] = {}
-    if low:
-        kk = min(sub.size - 1, 2 * (low[-1] + 1) // step + 16)
-        bound = np.partition(sub, kk)[kk]
-        below = v[v <= bound]
-        if below.size <= low[-1]:
-            return np.quantile(v, qs)
-        part = np.partition(below, low)
-        got.update((r, part[r]) for r in low)
-    if high:
-        kk = min(sub.size - 1, 2 * (n - high[0]) // step + 16)
-        bound = np.partition(sub, sub.size - 1 - kk)[sub.size - 1 - kk]
-        above = v[v >= bound]
-        off = n - above.size  # rank in ``v`` of the first of ``above`` once sorted
-        if high[0] < off:
-            return np.quantile(v, qs)
-        part = np.partition(above, [r - off for r in high])
-        got.update((r, part[r - off]) for r in high)
-    out = np.empty(len(qs), dtype=np.float64)
-    for j, (a, b, t) in enumerate(idx):
-        lo_v, hi_v = got[a], got[b]
-        d = hi_v - lo_v
-        out[j] = hi_v - d * (1.0 - t) if t >= 0.5 else lo_v + d * t
-    return out
-
-
-def _median(values: np.ndarray) -> float:
-    """``float(np.median(values))``, bit for bit, selecting among the central events only.
-
-    A strided subset brackets the median; the events inside the bracket are few, and the
-    middle order statistic(s) are selected among them (averaged as numpy does, ``(a +
-    b) / 2``). Short, non-float64 or NaN-holding input, or a bracket that misses the
-    median, goes to ``np.median``.
-    """
-    v = values
-    n = v.size
-    if v.ndim != 1 or v.dtype != np.float64 or n < 20_000 or np.isnan(v).any():
-        return float(np.median(v))
-    k = n // 2
-    ranks = [k] if n % 2 else [k - 1, k]
-    sub = v[::16]
-    m = sub.size
-    a, b = int(0.48 * m), min(m - 1, int(0.52 * m) + 1)
-    part = np.partition(sub, [a, b])
-    lo_b, hi_b = part[a], part[b]
-    n_below = int(np.count_nonzero(v < lo_b))
-    mid = v[(v >= lo_b) & (v <= hi_b)]
-    if n_below > ranks[0] or n_below + mid.size <= ranks[-1]:
-        return float(np.median(v))
-    sel = np.partition(mid, [r - n_below for r in ranks])
-    if n % 2:
-        return float(sel[k - n_below])
-    return float((sel[k - 1 - n_below] + sel[k - n_below]) / 2.0)
-
-
 def positivity_threshold(
     values: np.ndarray,
     settings: AlotGatingSettings,
@@ -500,7 +416,7 @@ def positivity_threshold(
     v = values[np.isfinite(values)]
     if v.size < 10:
         return float("nan"), float("nan")
-    lo, hi = _tail_quantiles(v, [0.001, 0.999])
+    lo, hi = quantiles(v, [0.001, 0.999])
     pad = 0.05 * max(hi - lo, 1e-3)
     d = dens.density_1d(
         v, lo=float(lo - pad), hi=float(hi + pad), bins=settings.marker_bins,
@@ -550,7 +466,7 @@ def control_refined_threshold(
     v = values[np.isfinite(values)]
     if v.size < 2 * settings.min_control_events or not np.isfinite(threshold):
         return threshold
-    lo, hi = _tail_quantiles(v, [0.001, 0.999])
+    lo, hi = quantiles(v, [0.001, 0.999])
     pad = 0.05 * max(hi - lo, 1e-3)
     d = dens.density_1d(v, lo=float(lo - pad), hi=float(hi + pad), bins=settings.marker_bins,
                         sigma_bins=settings.marker_sigma_bins)
@@ -1222,7 +1138,7 @@ def gate_alot(
             else high_ssc & mpo_pos)
     neutro_sd = float("nan")  # CD45 spread of a homogeneous normal population
     if neut.sum() >= s.min_control_events:
-        neutro = (_median(x_s[neut]), _median(y_s[neut]))
+        neutro = (median(x_s[neut]), median(y_s[neut]))
         landmarks["neutrophils"] = neutro
         xn = x_s[neut]
         neutro_sd = float(np.median(np.abs(xn - neutro[0]))) / 0.6745
@@ -1248,8 +1164,8 @@ def gate_alot(
         landmarks["monocytes_cd45"] = (peak, sd)
 
     # 3. CD45/SSC density basins ------------------------------------------------------------
-    qx = _tail_quantiles(x_s, [0.0005, 0.9995])
-    qy = _tail_quantiles(y_s, [0.0005, 0.998])
+    qx = quantiles(x_s, [0.0005, 0.9995])
+    qy = quantiles(y_s, [0.0005, 0.998])
     xr = (float(qx[0]) - 0.03, float(qx[1]) + 0.03)
     yr = (min(0.0, float(qy[0])), float(qy[1]) * 1.08)
     d2 = dens.density_2d(
@@ -1282,7 +1198,7 @@ def gate_alot(
     # CD45 negative: closer to the unstained level (negative peaks of the lineage markers)
     # than to the lymphocytes.
     negs = {m: ~pos[m] for m in present}
-    unstained = [_median(mk[m][negs[m]]) for m in present if np.count_nonzero(negs[m]) > 20]
+    unstained = [median(mk[m][negs[m]]) for m in present if np.count_nonzero(negs[m]) > 20]
     neg_level = float(np.median(unstained)) if unstained else float(np.quantile(x_s, 0.001))
     cd45_cut = neg_level + s.cd45neg_position * (lymph[0] - neg_level)
     xg = np.broadcast_to(xc, shape)
