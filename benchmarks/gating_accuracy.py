@@ -37,7 +37,7 @@ def f1(pred: np.ndarray, truth: np.ndarray, name: str) -> float:
 
 
 def run_simulated(kind: str, seed: int, n_events: int, bf: float | None, variant: str,
-                  tmp: Path, *, full: bool = False):
+                  tmp: Path, *, full: bool = False, specimen: str | None = None):
     """Simulate one case through the whole chain; returns (labels, truth, gating), plus
     (fcs path, events, qc) when ``full``."""
     from cytomics.fcs import read_fcs
@@ -47,14 +47,15 @@ def run_simulated(kind: str, seed: int, n_events: int, bf: float | None, variant
     from cytomics.qc import run_qc
     from cytomics.simulate.api import simulate_case, write_case
 
-    case = simulate_case(kind, seed=seed, n_events=n_events, blast_fraction=bf, variant=variant)
+    case = simulate_case(kind, seed=seed, n_events=n_events, blast_fraction=bf, variant=variant,
+                         specimen=specimen)
     path = tmp / f"{kind}_{seed}.fcs"
     write_case(case, path)
     acq = read_fcs(path)
     match = match_panel(acq, "alot")
     events = preprocess(acq, markers=match.markers)
     qc = run_qc(events)
-    gating = gate_alot(events, qc)
+    gating = gate_alot(events, qc, specimen=specimen or ("PB" if kind == "normal_pb" else "BM"))
     if full:
         return gating.labels, np.asarray(case.labels), gating, path, events, qc
     return gating.labels, np.asarray(case.labels), gating
@@ -135,12 +136,12 @@ def main(argv: list[str] | None = None) -> int:
                 from _synthetic_alot import synthetic_alot  # test-data generator, not library
 
                 lin = {"t_all": "t", "aml_cd34pos": "aml", "aml_cd34neg": "aml_mono"}.get(kind, "b")
+                spec = "PB" if kind == "normal_pb" else "BM"
                 ev, truth = synthetic_alot(lineage=lin, blast_fraction=bf or 0.0, seed=seed,
-                                           specimen="PB" if kind == "normal_pb" else "BM",
-                                           n_events=args.events)
+                                           specimen=spec, n_events=args.events)
                 qc = SimpleNamespace(keep=np.ones(ev.n_events, bool),
                                      labels=np.full(ev.n_events, 4, np.uint8), gates=[])
-                g = gate_alot(ev, qc)
+                g = gate_alot(ev, qc, specimen=spec)
                 labels = g.labels
             else:
                 labels, truth, g, path, ev, qc = run_simulated(

@@ -46,6 +46,7 @@ from cytomics.errors import ConfigError, PanelMismatchError
 from cytomics.gating import density as dens
 from cytomics.gating.counting import label_counts
 from cytomics.gating.gates import Gate
+from cytomics.gating.myeloid import extrapolated_cluster
 from cytomics.gating.program import compile_gates, label_events
 from cytomics.gating.strategy import GateBuilder, evaluate_gates
 from cytomics.order_stats import median, quantiles
@@ -232,6 +233,12 @@ class AlotGatingSettings:
         one (neutrophils set the tube's MPO level), the largest of those within
         ``neutrophil_mpo_tie_sd`` robust SDs of it. MPO+ blasts reaching the granulocyte
         SSC (a lower, MPO-dimmer peak) and eosinophils (a higher one) stay out of it.
+    extend_share_min, extend_sd_k
+        A non-lymphoid blast cluster cut by the monocyte / granulocyte region lines is
+        extrapolated from its uncut flanks (a 2-D normal on CD45 / log SSC, see
+        :func:`cytomics.gating.myeloid.extrapolated_cluster`): monocyte- and
+        granulocyte-gate events where that cloud makes up at least ``extend_share_min`` of
+        all events, within ``extend_sd_k`` SDs of its peak, are blasts.
     max_vertices
         Vertex budget of every polygon gate.
     min_population_events
@@ -304,6 +311,8 @@ class AlotGatingSettings:
     cluster_floor_fraction: float = 0.01
     neutrophil_peak_min_mass: float = 0.05
     neutrophil_mpo_tie_sd: float = 1.0
+    extend_share_min: float = 0.5
+    extend_sd_k: float = 2.5
     max_vertices: int = 24
     min_population_events: int = 10
     sample_events: int = 200_000
@@ -1033,7 +1042,8 @@ def _gates_needed(gates: list[Gate], ids: list[str]) -> list[Gate]:
 # the strategy
 # --------------------------------------------------------------------------------------
 def gate_alot(
-    events: Events, qc: Any, *, settings: AlotGatingSettings | None = None
+    events: Events, qc: Any, *, settings: AlotGatingSettings | None = None,
+    specimen: str | None = None,
 ) -> GatingResult:
     """Gate an ALOT tube: CD45/SSC populations, lymphocyte subsets and the blast cluster.
 
@@ -1047,6 +1057,10 @@ def gate_alot(
         and ``gates`` (their last gate is the parent of the ALOT gates; may be empty).
     settings
         Parameters; defaults when ``None``.
+    specimen
+        ``"BM"`` (bone marrow), ``"PB"`` (peripheral blood) or ``None`` (unknown). Used
+        only where the biology differs: blood holds no myeloid/B precursors, so a
+        CD45-dim cluster there is judged without the marrow's normal precursor allowance.
 
     Returns
     -------
@@ -1057,8 +1071,12 @@ def gate_alot(
     ------
     PanelMismatchError
         When CD45 or a side-scatter channel is missing.
+    ConfigError
+        When ``specimen`` is not ``"BM"``, ``"PB"`` or ``None``.
     """
     s = settings or AlotGatingSettings()
+    if specimen is not None and specimen not in ("BM", "PB"):
+        raise ConfigError(f"gating: specimen must be 'BM', 'PB' or None, got {specimen!r}")
     if "CD45" not in events.markers:
         raise PanelMismatchError(
             "ALOT gating needs the CD45 marker; the panel maps none",
@@ -1466,6 +1484,23 @@ def gate_alot(
             blast_parts.append(gb.boolean("alot_blast_region_other", parent, "and", excluded))
         else:
             blast_parts.append(cand)
+        if blast_lineage == "other" and cluster_pheno != "cd7":
+            # a myeloid blast cloud is one density basin on CD45/SSC: its parts beyond the
+            # textbook region lines (monocyte CD45, granulocyte SSC) are blasts too
+            ext_poly, n_model = extrapolated_cluster(
+                x_s[clu], y_s[clu], np.ones(clu.size, bool), peak, x_s, y_s,
+                bins=s.cluster_bins, sigma_bins=s.cluster_sigma_bins,
+                share_min=s.extend_share_min, sd_k=s.extend_sd_k, max_vertices=s.max_vertices)
+            if ext_poly is not None:
+                g_ext = gb.polygon("alot_blast_cloud", parent, cx, cy, ext_poly)
+                for name in ("monocytes", "granulocytes"):
+                    reg = excl.get(name)
+                    if reg is None:
+                        continue
+                    blast_parts.append(gb.boolean(f"alot_blast_cloud_in_{name}", parent, "and",
+                                                  [(reg, False), (g_ext, False)]))
+                landmarks["blast_cloud_model"] = (n_model / nucleated, 0.0)
+                flags.append("blast_cluster_cloud_extended")
         masks = evaluate_new()
         if lineage_gate is not None and g_34 is not None:
             # bilineal leukemia: beside lymphoid blasts, CD34+ events without that lineage
