@@ -1490,7 +1490,8 @@ def gate_alot(
             ext_poly, n_model = extrapolated_cluster(
                 x_s[clu], y_s[clu], np.ones(clu.size, bool), peak, x_s, y_s,
                 bins=s.cluster_bins, sigma_bins=s.cluster_sigma_bins,
-                share_min=s.extend_share_min, sd_k=s.extend_sd_k, max_vertices=s.max_vertices)
+                share_min=s.extend_share_min, sd_k=s.extend_sd_k, max_vertices=s.max_vertices,
+                peaks=[(b["x"], b["y"]) for b in info])
             if ext_poly is not None:
                 g_ext = gb.polygon("alot_blast_cloud", parent, cx, cy, ext_poly)
                 for name in ("monocytes", "granulocytes"):

@@ -20,13 +20,15 @@ __all__ = ["extrapolated_cluster"]
 
 
 def _flank_sd(v: np.ndarray, centre: float) -> tuple[float, int]:
-    """Robust SD from the better-populated flank of ``v`` around ``centre`` (half-normal:
-    median distance = 0.6745 SD) and that flank's event count."""
-    lo, hi = v[v < centre], v[v > centre]
-    side = lo if lo.size >= hi.size else hi
-    if side.size < 10:
+    """Robust SD from the uncut flank of ``v`` around ``centre`` (half-normal: median
+    distance = 0.6745 SD) and that flank's event count. A flank cut by a region line is
+    truncated: the uncut one is the flank reaching further (90th percentile distance)."""
+    lo, hi = centre - v[v < centre], v[v > centre] - centre
+    sides = [d for d in (lo, hi) if d.size >= 10]
+    if not sides:
         return float("nan"), 0
-    return float(np.median(np.abs(side - centre))) / 0.6745, int(side.size)
+    side = max(sides, key=lambda d: float(np.quantile(d, 0.9)))
+    return float(np.median(side)) / 0.6745, int(side.size)
 
 
 def extrapolated_cluster(
@@ -42,6 +44,8 @@ def extrapolated_cluster(
     share_min: float,
     sd_k: float,
     max_vertices: int,
+    peaks: list[tuple[float, float]] = (),
+    peak_sd_k: float = 1.5,
 ) -> tuple[np.ndarray | None, float]:
     """Where a blast cloud cut by region lines continues, on CD45 / log SSC.
 
@@ -70,6 +74,11 @@ def extrapolated_cluster(
         Blast share and ellipse radius (SDs) defining the polygon.
     max_vertices
         Vertex budget of the polygon.
+    peaks
+        (CD45, linear SSC) density peaks of all events (e.g. the CD45/SSC basins): the
+        cluster's own peak, read off its clipped part, is biased away from the cut; the
+        CD45 of the nearest of these within ``peak_sd_k`` SDs of it is the cloud's centre
+        (its SSC, the mode of a linear-SSC density, lies below the log-SSC centre).
 
     Returns
     -------
@@ -85,8 +94,21 @@ def extrapolated_cluster(
     sl, _ = _flank_sd(lm, l0)
     if not (np.isfinite(sx) and np.isfinite(sl)) or sx <= 0 or sl <= 0:
         return None, 0.0
-    qx = (xm < x0) if (xm < x0).sum() >= (xm > x0).sum() else (xm > x0)
-    ql = (lm < l0) if (lm < l0).sum() >= (lm > l0).sum() else (lm > l0)
+    best = peak_sd_k
+    for px, py in peaks:
+        if py <= 0:
+            continue
+        dist = float(np.hypot((px - x0) / sx, (np.log(py) - l0) / sl))
+        if dist <= best:
+            best, x1 = dist, float(px)
+    if best < peak_sd_k:
+        x0 = x1  # CD45 only: a linear-SSC density peak lies below the log-SSC centre
+        sx, _ = _flank_sd(xm, x0)
+        sl, _ = _flank_sd(lm, l0)
+        if not (np.isfinite(sx) and np.isfinite(sl)) or sx <= 0 or sl <= 0:
+            return None, 0.0
+    qx = (xm < x0) if _flank_sd(xm, x0)[1] == int((xm < x0).sum()) else (xm > x0)
+    ql = (lm < l0) if _flank_sd(lm, l0)[1] == int((lm < l0).sum()) else (lm > l0)
     n_model = 4.0 * float((qx & ql).sum())
     ax = all_x45.astype(np.float64)
     al = np.log(np.maximum(all_ssc.astype(np.float64), 1e-4))
