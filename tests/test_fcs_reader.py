@@ -560,16 +560,18 @@ def test_corrupted_bytes_never_crash(corpus: Path, tmp_path: Path) -> None:
             assert acq.events.shape == (int(float(acq.keywords["$TOT"])), len(acq.channels))
 
 
-def test_streamed_checksum_equals_file_sha256(tmp_path: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("tap_bytes", [40, 42])
+def test_streamed_checksum_equals_file_sha256(tmp_path: Path, monkeypatch, tap_bytes: int) -> None:
     """Large files hash the DATA bytes from the event buffer as they are read (no second
     read); forced here on small files of every datatype and byte order, with bytes after
-    DATA, in several read chunks: the digest is the whole file's SHA-256 and the values
-    are unchanged (big-endian buffers are swapped only after they are hashed)."""
+    DATA, in several read chunks (also chunks that split a value): the digest is the whole
+    file's SHA-256 and the values are unchanged (big-endian float buffers are swapped part
+    by part, each part only after it is hashed)."""
     import cytomics.fcs._data as data_mod
     import cytomics.fcs.reader as reader_mod
 
     monkeypatch.setattr(reader_mod, "_HASH_INLINE_MAX", 0)
-    monkeypatch.setattr(data_mod, "_TAP_BYTES", 40)  # many chunks
+    monkeypatch.setattr(data_mod, "_TAP_BYTES", tap_bytes)  # many chunks
     values = np.arange(300, dtype=np.float64).reshape(100, 3) % 251
     cases = [
         ("F", 32, "4,3,2,1", values.astype(">f4").tobytes()),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -326,6 +327,28 @@ def test_preprocess_without_spillover_warns_and_bad_timestep() -> None:
     np.testing.assert_array_equal(ev.time_seconds, raw[:, 5].astype(np.float64))
     ev2 = preprocess(acq, compensate=False)
     np.testing.assert_array_equal(ev2.values, ev.values)
+
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+def test_time_seconds_read_in_the_fused_pass_bitwise(inplace: bool) -> None:
+    """The Time column read by the fused kernel equals time_in_seconds bit for bit (also
+    when the pass overwrites the raw events, and for float64 events via the fallback)."""
+    from cytomics.preprocess.pipeline import time_in_seconds
+
+    raw = _random_events(5000)
+    raw[:, 5] = np.cumsum(np.abs(raw[:, 5])).astype(np.float32) + np.float32(0.1)
+    raw[7, 5] = np.nan
+    for step in ("0.0137", "1e-5", None):
+        kw = {} if step is None else {"$TIMESTEP": step}
+        acq = _acquisition(raw.copy(), NAMES, MARKERS, keywords=kw)
+        expected = time_in_seconds(_acquisition(raw.copy(), NAMES, MARKERS, keywords=kw))
+        ev = preprocess(acq, inplace=inplace)
+        assert ev.time_seconds.dtype == np.float64
+        assert ev.time_seconds.tobytes() == expected.tobytes()
+    acq64 = dataclasses.replace(acq, events=raw.astype(np.float64), keywords={"$TIMESTEP": "0.01"})
+    ev64 = preprocess(acq64)
+    assert ev64.time_seconds.tobytes() == (raw[:, 5].astype(np.float64) * 0.01).tobytes()
 
 
 def _logicle_per_value(v: np.ndarray, p: np.ndarray, coef: np.ndarray) -> np.ndarray:

@@ -62,11 +62,13 @@ class DataLayout:
         return self.row_bytes * self.n_events
 
 
-def _readinto(fh: BinaryIO, buf: np.ndarray, *, start: int, path: Path, tap=None) -> None:
+def _readinto(fh: BinaryIO, buf: np.ndarray, *, start: int, path: Path, tap=None,
+              on_chunk=None) -> None:
     """Fill ``buf`` (C-contiguous) with the bytes at ``start``; never a partial result.
 
     ``tap`` (e.g. :class:`cytomics.fcs._hash.StreamingSha256`): each filled chunk is passed
-    to ``tap.feed`` as soon as it is read, and ``tap.end_data()`` is called at the end.
+    to ``tap.feed`` as soon as it is read, then ``on_chunk()`` is called (if given), and
+    ``tap.end_data()`` is called at the end.
     """
     view = memoryview(buf.reshape(-1).view(np.uint8))
     fh.seek(start)
@@ -85,6 +87,8 @@ def _readinto(fh: BinaryIO, buf: np.ndarray, *, start: int, path: Path, tap=None
             if tap is not None:
                 tap.feed(view[done : done + got])
             done += got
+            if on_chunk is not None:
+                on_chunk()
     finally:
         if tap is not None:
             tap.end_data()
@@ -115,11 +119,13 @@ def read_events(fh: BinaryIO, layout: DataLayout, *, start: int, path: Path,
         raise ValueError("a tap needs a layout read unchanged into one buffer")
     if layout.datatype == "F":
         out = np.empty((n, p), dtype=np.float32)
-        _readinto(fh, out, start=start, path=path, tap=tap)
-        if layout.big_endian != _NATIVE_BIG:
-            if tap is not None:
-                tap.wait_data()
+        if layout.big_endian == _NATIVE_BIG:
+            _readinto(fh, out, start=start, path=path, tap=tap)
+        elif tap is None:
+            _readinto(fh, out, start=start, path=path)
             out.byteswap(inplace=True)
+        else:
+            _read_swap_hashed(fh, out, start=start, path=path, tap=tap)
         return out
     if layout.datatype == "D":
         out = np.empty((n, p), dtype=np.float32)
@@ -133,6 +139,26 @@ def read_events(fh: BinaryIO, layout: DataLayout, *, start: int, path: Path,
             out[r0:r1] = chunk
         return out
     return _read_int(fh, layout, start=start, path=path, tap=tap)
+
+
+def _read_swap_hashed(fh: BinaryIO, out: np.ndarray, *, start: int, path: Path, tap) -> None:
+    """Read float32 DATA of the other byte order into ``out`` and swap it in place, each
+    part as soon as ``tap`` has hashed it (between reads, and the rest once hashing ends):
+    the swap overlaps the hashing instead of following it."""
+    flat = out.reshape(-1)
+    size = flat.itemsize
+    swapped = 0  # elements swapped so far
+
+    def swap_hashed() -> None:
+        nonlocal swapped
+        stop = tap.hashed() // size
+        if stop > swapped:
+            flat[swapped:stop].byteswap(inplace=True)
+            swapped = stop
+
+    _readinto(fh, out, start=start, path=path, tap=tap, on_chunk=swap_hashed)
+    tap.wait_data()
+    flat[swapped:].byteswap(inplace=True)
 
 
 def _read_int(fh: BinaryIO, layout: DataLayout, *, start: int, path: Path,

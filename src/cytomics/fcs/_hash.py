@@ -39,6 +39,7 @@ class StreamingSha256:
         self._start = start
         self._stop = start + nbytes
         self._fed = 0
+        self._hashed = 0  # DATA bytes hashed so far (the worker's progress)
         self._chunks: queue.SimpleQueue = queue.SimpleQueue()
         self._data_hashed = threading.Event()
         self._digest = ""
@@ -66,6 +67,7 @@ class StreamingSha256:
                     if chunk is _END:
                         break
                     h.update(chunk)
+                    self._hashed += len(chunk)
                 self._data_hashed.set()
                 if self._complete:
                     self._file_range(h, fh, self._stop, self._size)
@@ -85,6 +87,10 @@ class StreamingSha256:
         """No more DATA chunks (call also on failure, so the thread ends)."""
         self._complete = self._fed == self._stop - self._start
         self._chunks.put(_END)
+
+    def hashed(self) -> int:
+        """DATA bytes hashed so far: the first ``hashed()`` fed bytes may be modified."""
+        return self._hashed
 
     def wait_data(self) -> None:
         """Block until every fed chunk is hashed (the buffer may then be modified)."""

@@ -380,6 +380,8 @@ def inverse_array(values: np.ndarray, kind: int, p: np.ndarray, out: np.ndarray)
 #: rows per block of the fused kernel: the block's raw rows, detector columns and
 #: compensated columns (float64) stay in L1
 FUSED_BLOCK_ROWS = 256
+#: blocks per parallel work item (its buffers are allocated once per item)
+FUSED_GROUP_BLOCKS = 16
 
 
 @numba.njit(parallel=True, cache=True)
@@ -393,11 +395,15 @@ def fused_compensate_transform(
     tables: np.ndarray,
     table_of: np.ndarray,
     out: np.ndarray,
+    time_col: int,
+    time_step: float,
+    scale_time: bool,
+    time_out: np.ndarray,
 ) -> None:
     """Compensate and transform every event in one pass.
 
     Rows are processed in independent blocks of :data:`FUSED_BLOCK_ROWS` (``prange`` over
-    blocks); within a block the detector columns are copied (float64) into a small
+    groups of :data:`FUSED_GROUP_BLOCKS` blocks sharing one set of buffers); within a block the detector columns are copied (float64) into a small
     buffer, each compensated column is accumulated there over the detectors in matrix
     order (``0.0 + t_0 w_0 + t_1 w_1 + ...``, zero weights skipped), every column is
     transformed in a float64 buffer and written to ``out`` as float32.
@@ -423,44 +429,59 @@ def fused_compensate_transform(
     out
         float32 ``[n, p]`` output, written in place (may alias ``raw``: a block's values
         are all read before any of them is written).
+    time_col, time_step, scale_time, time_out
+        When ``time_col >= 0`` (else -1, with an empty ``time_out``): ``time_out``
+        (float64 ``[n]``) receives the raw values of that column as float64, times
+        ``time_step`` when ``scale_time`` (the same float64 product as
+        ``raw[:, time_col].astype(float64) * time_step``), read before the block is
+        written: no separate strided pass over the matrix for the Time column.
     """
     n = raw.shape[0]
     ncol = raw.shape[1]
     k = det_cols.shape[0]
     R = FUSED_BLOCK_ROWS
     n_blocks = (n + R - 1) // R
-    for b in numba.prange(n_blocks):
-        r0 = b * R
-        m = min(n, r0 + R) - r0
+    G = FUSED_GROUP_BLOCKS
+    for g in numba.prange((n_blocks + G - 1) // G):
         vbuf = np.empty(R, dtype=np.float64)
         tbuf = np.empty((k, R), dtype=np.float64)
         cbuf = np.empty((k, R), dtype=np.float64)
-        for q in range(k):
-            dq = det_cols[q]
-            for i in range(m):
-                tbuf[q, i] = np.float64(raw[r0 + i, dq])
-        for pos in range(k):
-            acc = cbuf[pos]
-            for i in range(m):
-                acc[i] = 0.0
-            for q in range(k):
-                w = inv_s[q, pos]
-                if w != 0.0:
-                    t = tbuf[q]
+        for b in range(g * G, min(n_blocks, (g + 1) * G)):
+            r0 = b * R
+            m = min(n, r0 + R) - r0
+            if time_col >= 0:
+                if scale_time:
                     for i in range(m):
-                        acc[i] += t[i] * w
-        for j in range(ncol):
-            pos = comp_pos[j]
-            if pos >= 0:
-                col = cbuf[pos]
-            else:
-                col = vbuf
+                        time_out[r0 + i] = np.float64(raw[r0 + i, time_col]) * time_step
+                else:
+                    for i in range(m):
+                        time_out[r0 + i] = np.float64(raw[r0 + i, time_col])
+            for q in range(k):
+                dq = det_cols[q]
                 for i in range(m):
-                    vbuf[i] = np.float64(raw[r0 + i, j])
-            kind = kinds[j]
-            if kind == KIND_LOGICLE:
-                logicle_block(col, m, params[j], tables[table_of[j]])
-            else:
-                _simple_block(col, m, kind, params[j])
-            for i in range(m):
-                out[r0 + i, j] = np.float32(col[i])
+                    tbuf[q, i] = np.float64(raw[r0 + i, dq])
+            for pos in range(k):
+                acc = cbuf[pos]
+                for i in range(m):
+                    acc[i] = 0.0
+                for q in range(k):
+                    w = inv_s[q, pos]
+                    if w != 0.0:
+                        t = tbuf[q]
+                        for i in range(m):
+                            acc[i] += t[i] * w
+            for j in range(ncol):
+                pos = comp_pos[j]
+                if pos >= 0:
+                    col = cbuf[pos]
+                else:
+                    col = vbuf
+                    for i in range(m):
+                        vbuf[i] = np.float64(raw[r0 + i, j])
+                kind = kinds[j]
+                if kind == KIND_LOGICLE:
+                    logicle_block(col, m, params[j], tables[table_of[j]])
+                else:
+                    _simple_block(col, m, kind, params[j])
+                for i in range(m):
+                    out[r0 + i, j] = np.float32(col[i])

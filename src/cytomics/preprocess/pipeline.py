@@ -50,6 +50,23 @@ def compensate_transform(
     numpy.ndarray
         float32 ``[n, p]`` (``out`` when given).
     """
+    return _fused(raw, transforms, spillover_columns=spillover_columns, inverse=inverse,
+                  out=out)[0]
+
+
+def _fused(
+    raw: np.ndarray,
+    transforms: tuple[ChannelTransform, ...],
+    *,
+    spillover_columns,
+    inverse: np.ndarray | None,
+    out: np.ndarray | None,
+    time_column: int | None = None,
+    time_step: float | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`compensate_transform`, also returning the Time column ``time_column`` of
+    ``raw`` as float64 (times ``time_step`` unless ``None``), read in the same pass (as
+    :func:`time_in_seconds` computes it); ``None`` without a time column."""
     raw = np.ascontiguousarray(raw, dtype=np.float32)
     n, p = raw.shape
     if len(transforms) != p:
@@ -69,9 +86,18 @@ def compensate_transform(
         out = np.empty((n, p), dtype=np.float32)
     elif out.shape != (n, p) or out.dtype != np.float32 or not out.flags.c_contiguous:
         raise ValueError("out must be a C-contiguous float32 array shaped like raw")
-    K.fused_compensate_transform(raw, det_cols, comp_pos, inv_s, kinds, params, tables, table_of,
-                                 out)
-    return out
+    if time_column is None:
+        t_out = np.empty(0, dtype=np.float64)
+    else:
+        t_out = np.empty(n, dtype=np.float64)
+    K.fused_compensate_transform(
+        raw, det_cols, comp_pos, inv_s, kinds, params, tables, table_of, out,
+        -1 if time_column is None else int(time_column),
+        1.0 if time_step is None else float(time_step),
+        time_step is not None,
+        t_out,
+    )
+    return out, (None if time_column is None else t_out)
 
 
 def time_in_seconds(acquisition: Acquisition) -> np.ndarray | None:
@@ -80,10 +106,21 @@ def time_in_seconds(acquisition: Acquisition) -> np.ndarray | None:
     Without a valid ``$TIMESTEP`` the raw Time values are returned and a note is appended
     to ``acquisition.warnings``.
     """
-    col = acquisition.time_channel()
+    col, step = _time_plan(acquisition)
     if col is None:
         return None
     t = acquisition.events[:, col].astype(np.float64)
+    if step is not None:
+        t *= step
+    return t
+
+
+def _time_plan(acquisition: Acquisition) -> tuple[int | None, float | None]:
+    """Time column and ``$TIMESTEP`` (``None`` when invalid: a warning is noted) as
+    :func:`time_in_seconds` applies them."""
+    col = acquisition.time_channel()
+    if col is None:
+        return None, None
     step = acquisition.timestep
     if step is None:
         raw = acquisition.keywords.get("$TIMESTEP")
@@ -93,9 +130,7 @@ def time_in_seconds(acquisition: Acquisition) -> np.ndarray | None:
         )
         if note not in acquisition.warnings:
             acquisition.warnings.append(note)
-        return t
-    t *= step
-    return t
+    return col, step
 
 
 def preprocess(
@@ -157,14 +192,23 @@ def preprocess(
         else:
             cols = [acquisition.channel_index(name) for name in spill.detectors]
             inverse = inverse_spillover(spill)
-    time_seconds = time_in_seconds(acquisition)  # before any in-place overwrite
-    values = compensate_transform(
+    time_col, time_step = _time_plan(acquisition)
+    time_seconds = None
+    ev = acquisition.events
+    if time_col is not None and not (ev.dtype == np.float32 and ev.flags.c_contiguous):
+        time_seconds = time_in_seconds(acquisition)  # the pass below reads a float32 copy
+        time_col = None
+    values, fused_time = _fused(  # Time read in the same pass, before any overwrite
         acquisition.events,
         transforms,
         spillover_columns=cols,
         inverse=inverse,
         out=acquisition.events if inplace else None,
+        time_column=time_col,
+        time_step=time_step,
     )
+    if fused_time is not None:
+        time_seconds = fused_time
     return Events(
         acquisition=acquisition,
         values=values,
