@@ -177,7 +177,8 @@ class AlotGatingSettings:
     gran_ssc_sd_review, gran_review_min_fraction
         Granulocytes (granulocyte-gate events not called blasts) holding at least
         ``gran_review_min_fraction`` of nucleated events with a log-SSC robust SD of at
-        least ``gran_ssc_sd_review`` (maturing neutrophils: ~0.2) raise
+        least ``gran_ssc_sd_review`` (maturing neutrophils: ~0.19-0.21 in the simulated
+        normal marrows and bloods used for tuning) raise
         ``review_granulocyte_ssc_atypical``: hypergranular CD34- blasts with the
         neutrophils' CD45, SSC and MPO are not separable on the ALOT markers.
     other_abnormal_min_fraction
@@ -198,7 +199,8 @@ class AlotGatingSettings:
     mono_review_min_fraction
         Monocytes (monocyte-gate events not already called blasts) holding at least this
         fraction of nucleated events, but less than ``mono_abnormal_min_fraction``, raise
-        ``monocyte_expansion_review``: beyond normal marrow/blood monocytes (<= ~10%),
+        ``monocyte_expansion_review``: beyond normal marrow/blood monocytes (monocytosis:
+        more than 10% of leukocytes),
         and monocytic blasts are not separable from monocytes on the ALOT markers.
     cluster_lineage_positive_min, cluster_core_sd_k
         When at least ``cluster_lineage_positive_min`` of the main cluster is positive for
@@ -286,7 +288,7 @@ class AlotGatingSettings:
     b_continuum_rho_max: float = -0.5
     b_continuum_min_events: int = 100
     second_lineage_cd34_min_fraction: float = 0.08
-    gran_ssc_sd_review: float = 0.25
+    gran_ssc_sd_review: float = 0.22
     gran_review_min_fraction: float = 0.3
     t_aberrant_cy_sd_k: float = 3.0
     t_aberrant_sm_sd_k: float = 4.0
@@ -295,7 +297,7 @@ class AlotGatingSettings:
     other_abnormal_min_fraction: float = 0.035
     other_review_max_fraction: float = 0.10
     mono_abnormal_min_fraction: float = 0.25
-    mono_review_min_fraction: float = 0.15
+    mono_review_min_fraction: float = 0.10
     cluster_lineage_positive_min: float = 0.1
     cluster_core_sd_k: float = 2.0
     cluster_cd7_min: float = 0.5
