@@ -556,3 +556,16 @@ def test_specimen_keyword_validated():
     with pytest.raises(ConfigError):
         gate_alot(ev, trivial_qc(ev.n_events), specimen="CSF")
     assert gate_alot(ev, trivial_qc(ev.n_events), specimen="PB").labels.size == ev.n_events
+
+
+def test_cd34neg_blasts_hidden_among_neutrophils_go_to_review():
+    # Generator C tuning seed: ~28% CD34- MPO-bright blasts with the neutrophils' CD45, SSC
+    # and MPO (no separate cluster on any ALOT plot). The result must not pass silently:
+    # the granulocyte gate's SSC spread is beyond maturing neutrophils'.
+    from cytomics.pipeline import needs_review
+
+    _truth, res = _generator_c_case("aml_cd34neg", 469, 0.28)
+    assert "review_granulocyte_ssc_atypical" in res.flags
+    assert any(needs_review(f) for f in res.flags)
+    _truth, res = _generator_c_case("normal_bm", 400, 0.0)
+    assert "review_granulocyte_ssc_atypical" not in res.flags
