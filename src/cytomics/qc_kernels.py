@@ -493,6 +493,10 @@ def time_bin_of(t, edges):  # pragma: no cover - compiled
     return b
 
 
+#: events per run of :func:`time_bin_levels` (its signal columns stay in L1)
+TIME_RUN = 1024
+
+
 @nb.njit(cache=True, nogil=True, parallel=True)
 def time_bin_levels(t, keep, edges, values, cols, los, his, nlev):  # pragma: no cover
     """Per-bin event counts and sums of quantised signal levels.
@@ -533,53 +537,64 @@ def time_bin_levels(t, keep, edges, values, cols, los, his, nlev):  # pragma: no
     for j in range(k):
         span = his[j] - los[j]
         scale[j] = nlev / span if span > 0 else 0.0
-    top = nlev - 1
+    top = np.float64(nlev - 1)
     cnt = np.zeros((nch, nbins), dtype=np.int64)
     lsum = np.zeros((nch, nbins, k), dtype=np.int64)
     nbad = np.zeros((nch, nbins, k), dtype=np.int64)  # non-finite values
     for c in nb.prange(nch):
+        c0 = c * CHUNK
+        c1 = min(n, c0 + CHUNK)
+        # the bin of each event of the chunk (-1: not kept, or no bin)
+        bins = np.empty(c1 - c0, dtype=np.int32)
         prev = -1
-        acc = np.zeros(k, dtype=np.int64)  # level sums of the current run of one bin
-        bad = np.zeros(k, dtype=np.int64)
-        run = 0
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if not keep[i]:
-                continue
-            ti = np.float64(t[i])
-            # events are (nearly) in time order: try the previous event's bin first
-            b = prev
-            if not (
-                b >= 0
-                and ti == ti
-                and (b == 0 or ti >= edges[b])
-                and (b == nbins - 1 or ti < edges[b + 1])
-            ):
-                b = time_bin_of(ti, edges)
-            if b < 0:
-                continue
-            if b != prev:
-                if prev >= 0:
-                    cnt[c, prev] += run
+        for i in range(c0, c1):
+            b = -1
+            if keep[i]:
+                ti = np.float64(t[i])
+                # events are (nearly) in time order: try the previous event's bin first
+                b = prev
+                if not (
+                    b >= 0
+                    and ti == ti
+                    and (b == 0 or ti >= edges[b])
+                    and (b == nbins - 1 or ti < edges[b + 1])
+                ):
+                    b = time_bin_of(ti, edges)
+                if b >= 0:
+                    prev = b
+            bins[i - c0] = b
+        # runs of one bin, at most TIME_RUN events: the signal columns copied row by row
+        # into float64 buffers, then each summed by a branch-free loop (integer sums: the
+        # totals do not depend on the order)
+        buf = np.empty((k, TIME_RUN), dtype=np.float64)
+        s0 = c0
+        while s0 < c1:
+            b = bins[s0 - c0]
+            e = s0 + 1
+            while e < c1 and e - s0 < TIME_RUN and bins[e - c0] == b:
+                e += 1
+            if b >= 0:
+                cnt[c, b] += e - s0
+                for i in range(s0, e):
                     for j in range(k):
-                        lsum[c, prev, j] += acc[j]
-                        nbad[c, prev, j] += bad[j]
-                        acc[j] = 0
-                        bad[j] = 0
-                run = 0
-                prev = b
-            run += 1
-            for j in range(k):
-                v = np.float64(values[i, cols[j]])
-                if not np.isfinite(v):
-                    bad[j] += 1
-                elif v > los[j]:
-                    u = (v - los[j]) * scale[j]
-                    acc[j] += top if u >= nlev else int(u)
-        if prev >= 0:
-            cnt[c, prev] += run
-            for j in range(k):
-                lsum[c, prev, j] += acc[j]
-                nbad[c, prev, j] += bad[j]
+                        buf[j, i - s0] = np.float64(values[i, cols[j]])
+                for j in range(k):
+                    bj = buf[j]
+                    lo = los[j]
+                    sc = scale[j]
+                    acc = np.int64(0)
+                    bad = np.int64(0)
+                    for i in range(e - s0):
+                        v = bj[i]
+                        bad += not np.isfinite(v)
+                        ok = (v > lo) & (v < np.inf)  # finite and above lo
+                        # level min(floor(u), nlev - 1), u >= 0: as "top if u >= nlev
+                        # else int(u)"; u from lo itself when not ok (no NaN/inf cast)
+                        u = ((v if ok else lo) - lo) * sc
+                        acc += np.int64(min(u, top)) if ok else 0
+                    lsum[c, b, j] += acc
+                    nbad[c, b, j] += bad
+            s0 = e
     counts = np.zeros(nbins, dtype=np.int64)
     levsum = np.zeros((nbins, k), dtype=np.int64)
     nfinite = np.zeros((nbins, k), dtype=np.int64)

@@ -403,10 +403,12 @@ def fused_compensate_transform(
     """Compensate and transform every event in one pass.
 
     Rows are processed in independent blocks of :data:`FUSED_BLOCK_ROWS` (``prange`` over
-    groups of :data:`FUSED_GROUP_BLOCKS` blocks sharing one set of buffers); within a block the detector columns are copied (float64) into a small
-    buffer, each compensated column is accumulated there over the detectors in matrix
-    order (``0.0 + t_0 w_0 + t_1 w_1 + ...``, zero weights skipped), every column is
-    transformed in a float64 buffer and written to ``out`` as float32.
+    groups of :data:`FUSED_GROUP_BLOCKS` blocks sharing one set of buffers); a block's
+    rows are copied row by row (float64) into column buffers, each compensated column is
+    accumulated over the detectors in matrix order (``0.0 + t_0 w_0 + t_1 w_1 + ...``,
+    zero weights skipped; up to four detectors per pass over the block, the same
+    additions in the same order), every column is transformed in its float64 buffer and
+    the block is written back row by row to ``out`` as float32.
 
     Parameters
     ----------
@@ -442,46 +444,88 @@ def fused_compensate_transform(
     R = FUSED_BLOCK_ROWS
     n_blocks = (n + R - 1) // R
     G = FUSED_GROUP_BLOCKS
+    # per compensated column: the detectors with a non-zero weight, in matrix order
+    nzq = np.empty((k, max(k, 1)), dtype=np.int64)
+    nzn = np.zeros(k, dtype=np.int64)
+    for pos in range(k):
+        for q in range(k):
+            if inv_s[q, pos] != 0.0:
+                nzq[pos, nzn[pos]] = q
+                nzn[pos] += 1
     for g in numba.prange((n_blocks + G - 1) // G):
-        vbuf = np.empty(R, dtype=np.float64)
-        tbuf = np.empty((k, R), dtype=np.float64)
+        xbuf = np.empty((ncol, R), dtype=np.float64)
         cbuf = np.empty((k, R), dtype=np.float64)
         for b in range(g * G, min(n_blocks, (g + 1) * G)):
             r0 = b * R
             m = min(n, r0 + R) - r0
+            for i in range(m):
+                for j in range(ncol):
+                    xbuf[j, i] = np.float64(raw[r0 + i, j])
             if time_col >= 0:
+                tcol = xbuf[time_col]
                 if scale_time:
                     for i in range(m):
-                        time_out[r0 + i] = np.float64(raw[r0 + i, time_col]) * time_step
+                        time_out[r0 + i] = tcol[i] * time_step
                 else:
                     for i in range(m):
-                        time_out[r0 + i] = np.float64(raw[r0 + i, time_col])
-            for q in range(k):
-                dq = det_cols[q]
-                for i in range(m):
-                    tbuf[q, i] = np.float64(raw[r0 + i, dq])
+                        time_out[r0 + i] = tcol[i]
             for pos in range(k):
                 acc = cbuf[pos]
+                cnt = nzn[pos]
+                if cnt == 0:
+                    for i in range(m):
+                        acc[i] = 0.0
+                    continue
+                q0 = nzq[pos, 0]
+                t0 = xbuf[det_cols[q0]]
+                w0 = inv_s[q0, pos]
                 for i in range(m):
-                    acc[i] = 0.0
-                for q in range(k):
-                    w = inv_s[q, pos]
-                    if w != 0.0:
-                        t = tbuf[q]
-                        for i in range(m):
-                            acc[i] += t[i] * w
+                    acc[i] = 0.0 + t0[i] * w0
+                u = 1
+                while u + 3 < cnt:
+                    qa = nzq[pos, u]
+                    qb = nzq[pos, u + 1]
+                    qc = nzq[pos, u + 2]
+                    qd = nzq[pos, u + 3]
+                    ta = xbuf[det_cols[qa]]
+                    tb = xbuf[det_cols[qb]]
+                    tc = xbuf[det_cols[qc]]
+                    td = xbuf[det_cols[qd]]
+                    wa = inv_s[qa, pos]
+                    wb = inv_s[qb, pos]
+                    wc = inv_s[qc, pos]
+                    wd = inv_s[qd, pos]
+                    for i in range(m):
+                        acc[i] = (((acc[i] + ta[i] * wa) + tb[i] * wb) + tc[i] * wc) + td[i] * wd
+                    u += 4
+                while u + 1 < cnt:
+                    qa = nzq[pos, u]
+                    qb = nzq[pos, u + 1]
+                    ta = xbuf[det_cols[qa]]
+                    tb = xbuf[det_cols[qb]]
+                    wa = inv_s[qa, pos]
+                    wb = inv_s[qb, pos]
+                    for i in range(m):
+                        acc[i] = (acc[i] + ta[i] * wa) + tb[i] * wb
+                    u += 2
+                if u < cnt:
+                    qa = nzq[pos, u]
+                    ta = xbuf[det_cols[qa]]
+                    wa = inv_s[qa, pos]
+                    for i in range(m):
+                        acc[i] += ta[i] * wa
             for j in range(ncol):
                 pos = comp_pos[j]
+                col = xbuf[j]
                 if pos >= 0:
-                    col = cbuf[pos]
-                else:
-                    col = vbuf
+                    src = cbuf[pos]
                     for i in range(m):
-                        vbuf[i] = np.float64(raw[r0 + i, j])
+                        col[i] = src[i]
                 kind = kinds[j]
                 if kind == KIND_LOGICLE:
                     logicle_block(col, m, params[j], tables[table_of[j]])
                 else:
                     _simple_block(col, m, kind, params[j])
-                for i in range(m):
-                    out[r0 + i, j] = np.float32(col[i])
+            for i in range(m):
+                for j in range(ncol):
+                    out[r0 + i, j] = np.float32(xbuf[j, i])
