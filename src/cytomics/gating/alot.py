@@ -46,7 +46,7 @@ from cytomics.errors import ConfigError, PanelMismatchError
 from cytomics.gating import density as dens
 from cytomics.gating.counting import label_counts
 from cytomics.gating.gates import Gate
-from cytomics.gating.myeloid import extrapolated_cluster
+from cytomics.gating.myeloid import dim_granular_cluster, extrapolated_cluster
 from cytomics.gating.program import compile_gates, label_events
 from cytomics.gating.strategy import GateBuilder, evaluate_gates
 from cytomics.order_stats import median, quantiles
@@ -181,6 +181,21 @@ class AlotGatingSettings:
         normal marrows and bloods used for tuning) raise
         ``review_granulocyte_ssc_atypical``: hypergranular CD34- blasts with the
         neutrophils' CD45, SSC and MPO are not separable on the ALOT markers.
+    gran_dim_min_fraction, gran_dim_peak_mass, gran_dim_prominence
+        Granulocyte-gate events (not already blasts) below the CD45 valley to a dimmer,
+        separate CD45 peak (holding ``gran_dim_peak_mass`` of them and standing out by
+        ``gran_dim_prominence`` of the highest peak) are hypergranular blasts when they
+        hold at least ``gran_dim_min_fraction`` of nucleated events (flag
+        ``granular_blast_cluster_review``; see
+        :func:`cytomics.gating.myeloid.dim_granular_cluster`). 1.0 disables the rule.
+        Not applied to bone marrow (``specimen="BM"``), where promyelocytes and myelocytes
+        can pile up at the dim end of the maturation continuum; blood neutrophils are
+        mature.
+    pb_other_abnormal_min_fraction, pb_b_abnormal_min_fraction
+        In peripheral blood (``specimen="PB"``) the CD45-dim region holds no myeloid
+        precursors nor hematogones (basophils and a trace of CD34+ cells only), so
+        ``other_abnormal_min_fraction`` and ``b_abnormal_min_fraction`` are replaced by
+        these smaller values.
     other_abnormal_min_fraction
         Non-B events of the blast region form an abnormal (non-B) blast population only
         when their *main cluster* (the density basin on CD45 / log SSC holding most of
@@ -294,6 +309,11 @@ class AlotGatingSettings:
     t_aberrant_sm_sd_k: float = 4.0
     t_aberrant_min_events: int = 30
     t_aberrant_min_fraction: float = 0.002
+    gran_dim_min_fraction: float = 0.08
+    pb_other_abnormal_min_fraction: float = 0.01
+    pb_b_abnormal_min_fraction: float = 0.005
+    gran_dim_peak_mass: float = 0.1
+    gran_dim_prominence: float = 0.1
     other_abnormal_min_fraction: float = 0.035
     other_review_max_fraction: float = 0.10
     mono_abnormal_min_fraction: float = 0.25
@@ -1079,6 +1099,10 @@ def gate_alot(
     s = settings or AlotGatingSettings()
     if specimen is not None and specimen not in ("BM", "PB"):
         raise ConfigError(f"gating: specimen must be 'BM', 'PB' or None, got {specimen!r}")
+    if specimen == "PB":
+        # blood: no hematogone continuum nor myeloid precursor compartment in the blast region
+        s = replace(s, other_abnormal_min_fraction=s.pb_other_abnormal_min_fraction,
+                    b_abnormal_min_fraction=s.pb_b_abnormal_min_fraction)
     if "CD45" not in events.markers:
         raise PanelMismatchError(
             "ALOT gating needs the CD45 marker; the panel maps none",
@@ -1645,6 +1669,23 @@ def gate_alot(
                 blast_parts.append(in_mono)
             flags.append("monocytic_expansion_called_blasts")
     g_gran = excl.get("granulocytes")
+    if g_gran is not None and s.gran_dim_min_fraction < 1.0 and specimen != "BM":
+        # hypergranular CD34- blasts: neutrophil SSC and MPO, but their own CD45-dim peak
+        # (maturing neutrophils are a continuum with one peak at the mature end)
+        gm = masks[g_gran] & ~blast_cluster_now()
+        dim = dim_granular_cluster(x_s[gm], nucleated, min_fraction=s.gran_dim_min_fraction,
+                                   min_peak_mass=s.gran_dim_peak_mass,
+                                   min_prominence=s.gran_dim_prominence)
+        if dim is not None:
+            if blast_lineage == "none":
+                blast_parts = []
+                flags.remove("no_abnormal_blast_cluster")
+                blast_lineage = "granular"
+            g = gb.rectangle("pheno_CD45_below_neutrophils", parent, {cx: (None, dim[0])})
+            blast_parts.append(gb.boolean("alot_granular_blasts", parent, "and",
+                                          [(g_gran, False), (g, False)]))
+            landmarks["granular_blast_cluster"] = (dim[1], dim[0])
+            flags.append("granular_blast_cluster_review")
     if g_gran is not None:
         gm = masks[g_gran] & ~blast_cluster_now()
         if gm.sum() >= s.min_control_events:

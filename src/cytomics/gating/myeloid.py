@@ -127,3 +127,49 @@ def extrapolated_cluster(
     if len(poly) < 3:
         return None, n_model
     return np.column_stack([poly[:, 0], np.exp(poly[:, 1])]), n_model
+
+
+def dim_granular_cluster(
+    x45: np.ndarray, nucleated: int, *, min_fraction: float, min_peak_mass: float,
+    min_prominence: float,
+) -> tuple[float, float] | None:
+    """CD45 edge of a discrete CD45-dim cluster among the granulocyte-gate events.
+
+    Maturing neutrophils are a continuum: CD45 rises from the promyelocytes to the
+    segmented neutrophils, so the CD45 density of the granulocyte gate has one main peak
+    (the mature cells) with a dim tail. Hypergranular CD34- blasts (promyelocytic-like)
+    share the neutrophils' SSC and MPO but form their own *peak* at dimmer CD45. The events
+    below the valley between the dimmest and the next CD45 peak are that cluster when it
+    holds at least ``min_fraction`` of the nucleated events.
+
+    Parameters
+    ----------
+    x45
+        CD45 of the granulocyte-gate events (not already called blasts).
+    nucleated
+        Nucleated events (denominator of the fraction).
+    min_fraction
+        Smallest cluster (fraction of nucleated events).
+    min_peak_mass, min_prominence
+        A CD45 peak must hold this share of the events and stand out by this fraction of
+        the highest peak.
+
+    Returns
+    -------
+    (cut, fraction) or None
+        CD45 valley below which the cluster lies and its size (fraction of nucleated), or
+        ``None`` without a second, dimmer peak of that size.
+    """
+    if x45.size < 100:
+        return None
+    d = dens.density_1d(x45, lo=float(x45.min()) - 0.05, hi=float(x45.max()) + 0.05,
+                        bins=128, sigma_bins=2.0)
+    pk = sorted((p for p in dens.find_peaks_1d(d, min_height=0.05, min_prominence=min_prominence)
+                 if p.mass >= min_peak_mass), key=lambda p: p.position)
+    if len(pk) < 2:
+        return None
+    cut = dens.valley_between(d, pk[0].position, pk[1].position)
+    frac = float((x45 < cut).sum()) / max(nucleated, 1)
+    if frac < min_fraction:
+        return None
+    return float(cut), frac
