@@ -517,7 +517,8 @@ def test_median_bitwise_equal_numpy():
     assert np.isnan(_median(nan))
 
 
-def _generator_c_case(kind: str, seed: int, bf: float, *, blood: bool = False):
+def _generator_c_case(kind: str, seed: int, bf: float, *, blood: bool = False,
+                      inst: str = "canto", n_events: int = 20_000):
     """Generator C case (benchmarks/_generator_c.py) through read -> QC -> gating."""
     import sys
     import tempfile
@@ -529,9 +530,9 @@ def _generator_c_case(kind: str, seed: int, bf: float, *, blood: bool = False):
     from _generator_c import make_case, write_case
     from gating_accuracy_c import run_pipeline
 
-    case = make_case(kind, seed, 20_000, bf, "canto", blood=blood)
+    case = make_case(kind, seed, n_events, bf, inst, blood=blood)
     with tempfile.TemporaryDirectory() as tmp:
-        path = write_case(Path(tmp) / "c.fcs", case, "canto")
+        path = write_case(Path(tmp) / "c.fcs", case, inst)
         _ev, _qc, res = run_pipeline(path, specimen="PB" if blood else "BM")
     return case.truth, res
 
@@ -569,3 +570,21 @@ def test_cd34neg_blasts_hidden_among_neutrophils_go_to_review():
     assert any(needs_review(f) for f in res.flags)
     _truth, res = _generator_c_case("normal_bm", 400, 0.0)
     assert "review_granulocyte_ssc_atypical" not in res.flags
+
+
+def test_blood_specimen_small_cluster_and_granular_blasts():
+    # Blood holds no hematogones nor myeloid precursors: a 3% CD34- myeloid cluster is
+    # abnormal there (generator C tuning seed 559); a discrete CD45-dim peak among the
+    # granulocyte-gate events is a hypergranular blast cluster, sent to review (seed 685).
+    truth, res = _generator_c_case("aml_cd34neg", 559, 0.037, blood=True)
+    got = res.labels == BLAST
+    assert got[truth == BLAST].mean() > 0.5
+    assert "no_abnormal_blast_cluster" not in res.flags
+    truth, res = _generator_c_case("aml_cd34neg", 685, 0.357, blood=True, inst="canto_old",
+                                   n_events=40_000)
+    assert "granular_blast_cluster_review" in res.flags
+    got = res.labels == BLAST
+    assert 2.0 * (got & (truth == BLAST)).sum() / (got.sum() + (truth == BLAST).sum()) > 0.7
+    for seed in (401, 410):
+        truth, res = _generator_c_case("normal_pb", seed, 0.0, blood=True)
+        assert (res.labels == BLAST).mean() < 0.002
