@@ -210,7 +210,9 @@ class AlotGatingSettings:
         A monocyte gate holding at least this fraction of nucleated events is a monocytic
         blast expansion (normal marrow and blood hold a few percent of monocytes): its
         events below the CD45 valley to a brighter (normal monocyte) peak, or all of them
-        with one peak, are blasts (flag ``monocytic_expansion_called_blasts``).
+        with one peak, are blasts (flag ``monocytic_expansion_called_blasts``; below
+        ``mono_call_review_max_fraction`` also ``monocyte_expansion_review``: a moderate
+        expansion may be a reactive monocytosis).
     mono_review_min_fraction
         Monocytes (monocyte-gate events not already called blasts) holding at least this
         fraction of nucleated events, but less than ``mono_abnormal_min_fraction``, raise
@@ -255,7 +257,9 @@ class AlotGatingSettings:
         extrapolated from its uncut flanks (a 2-D normal on CD45 / log SSC, see
         :func:`cytomics.gating.myeloid.extrapolated_cluster`): monocyte- and
         granulocyte-gate events where that cloud makes up at least ``extend_share_min`` of
-        all events, within ``extend_sd_k`` SDs of its peak, are blasts.
+        all events, within ``extend_sd_k`` SDs of its peak, are blasts. The cloud's CD45
+        centre is the nearest CD45/SSC density peak within ``extend_peak_sd_k`` SDs of the
+        clipped part's own peak.
     max_vertices
         Vertex budget of every polygon gate.
     min_population_events
@@ -316,7 +320,8 @@ class AlotGatingSettings:
     gran_dim_prominence: float = 0.1
     other_abnormal_min_fraction: float = 0.035
     other_review_max_fraction: float = 0.10
-    mono_abnormal_min_fraction: float = 0.25
+    mono_abnormal_min_fraction: float = 0.18
+    mono_call_review_max_fraction: float = 0.25
     mono_review_min_fraction: float = 0.10
     cluster_lineage_positive_min: float = 0.1
     cluster_core_sd_k: float = 2.0
@@ -334,6 +339,7 @@ class AlotGatingSettings:
     neutrophil_peak_min_mass: float = 0.05
     neutrophil_mpo_tie_sd: float = 1.0
     extend_share_min: float = 0.5
+    extend_peak_sd_k: float = 1.5
     extend_sd_k: float = 2.5
     max_vertices: int = 24
     min_population_events: int = 10
@@ -1517,7 +1523,7 @@ def gate_alot(
                 x_s[clu], y_s[clu], np.ones(clu.size, bool), peak, x_s, y_s,
                 bins=s.cluster_bins, sigma_bins=s.cluster_sigma_bins,
                 share_min=s.extend_share_min, sd_k=s.extend_sd_k, max_vertices=s.max_vertices,
-                peaks=[(b["x"], b["y"]) for b in info])
+                peaks=[(b["x"], b["y"]) for b in info], peak_sd_k=s.extend_peak_sd_k)
             if ext_poly is not None:
                 g_ext = gb.polygon("alot_blast_cloud", parent, cx, cy, ext_poly)
                 for name in ("monocytes", "granulocytes"):
@@ -1666,8 +1672,17 @@ def gate_alot(
                 blast_parts.append(gb.boolean(
                     "alot_monocytic_blasts", parent, "and", [(in_mono, False), (g, False)]))
             else:
-                blast_parts.append(in_mono)
+                # the whole gate, as its own gate: a region gate that is also an operand of
+                # other terminals is not used as a terminal itself
+                g = gb.rectangle("pheno_CD45_below_monocytes", parent,
+                                 {cx: (None, float(x_m.max()) + 1.0)})
+                blast_parts.append(gb.boolean(
+                    "alot_monocytic_blasts", parent, "and", [(in_mono, False), (g, False)]))
             flags.append("monocytic_expansion_called_blasts")
+            if (float(mono_m.sum()) / nucleated < s.mono_call_review_max_fraction
+                    and "monocyte_expansion_review" not in flags):
+                # a moderate expansion may still be a reactive monocytosis
+                flags.append("monocyte_expansion_review")
     g_gran = excl.get("granulocytes")
     if g_gran is not None and s.gran_dim_min_fraction < 1.0 and specimen != "BM":
         # hypergranular CD34- blasts: neutrophil SSC and MPO, but their own CD45-dim peak
