@@ -145,20 +145,25 @@ def _read_swap_hashed(fh: BinaryIO, out: np.ndarray, *, start: int, path: Path, 
     """Read float32 DATA of the other byte order into ``out`` and swap it in place, each
     part as soon as ``tap`` has hashed it (between reads, and the rest once hashing ends):
     the swap overlaps the hashing instead of following it."""
-    flat = out.reshape(-1)
-    size = flat.itemsize
-    swapped = 0  # elements swapped so far
+    words = out.reshape(-1).view(np.uint32)
+    swapped = 0  # words swapped so far
+
+    def swap(stop: int) -> None:
+        # a byte-order cast of the words onto themselves (NumPy's cast loop runs without
+        # the GIL, ndarray.byteswap holds it and would stall the hashing thread)
+        part = words[swapped:stop]
+        np.copyto(part, part.view(part.dtype.newbyteorder()), casting="equiv")
 
     def swap_hashed() -> None:
         nonlocal swapped
-        stop = tap.hashed() // size
+        stop = tap.hashed() // 4
         if stop > swapped:
-            flat[swapped:stop].byteswap(inplace=True)
+            swap(stop)
             swapped = stop
 
     _readinto(fh, out, start=start, path=path, tap=tap, on_chunk=swap_hashed)
     tap.wait_data()
-    flat[swapped:].byteswap(inplace=True)
+    swap(words.size)
 
 
 def _read_int(fh: BinaryIO, layout: DataLayout, *, start: int, path: Path,
