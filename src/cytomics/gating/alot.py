@@ -195,7 +195,7 @@ class AlotGatingSettings:
         In peripheral blood (``specimen="PB"``) the CD45-dim region holds no myeloid
         precursors nor hematogones (basophils and a trace of CD34+ cells only), so
         ``other_abnormal_min_fraction`` and ``b_abnormal_min_fraction`` are replaced by
-        these smaller values.
+        these smaller values (non-B: basophils make up to ~2% of blood leukocytes).
     other_abnormal_min_fraction
         Non-B events of the blast region form an abnormal (non-B) blast population only
         when their *main cluster* (the density basin on CD45 / log SSC holding most of
@@ -314,7 +314,7 @@ class AlotGatingSettings:
     t_aberrant_min_events: int = 30
     t_aberrant_min_fraction: float = 0.002
     gran_dim_min_fraction: float = 0.08
-    pb_other_abnormal_min_fraction: float = 0.01
+    pb_other_abnormal_min_fraction: float = 0.02
     pb_b_abnormal_min_fraction: float = 0.005
     gran_dim_peak_mass: float = 0.1
     gran_dim_prominence: float = 0.1
