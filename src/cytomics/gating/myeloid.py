@@ -19,16 +19,16 @@ from cytomics.gating import density as dens
 __all__ = ["extrapolated_cluster"]
 
 
-def _flank_sd(v: np.ndarray, centre: float) -> tuple[float, int]:
+def _flank_sd(v: np.ndarray, centre: float) -> tuple[float, bool]:
     """Robust SD from the uncut flank of ``v`` around ``centre`` (half-normal: median
-    distance = 0.6745 SD) and that flank's event count. A flank cut by a region line is
-    truncated: the uncut one is the flank reaching further (90th percentile distance)."""
+    distance = 0.6745 SD) and whether that flank is the lower one. A flank cut by a region
+    line is truncated: the uncut one is the flank reaching further (90th percentile)."""
     lo, hi = centre - v[v < centre], v[v > centre] - centre
-    sides = [d for d in (lo, hi) if d.size >= 10]
+    sides = [(d, low) for d, low in ((lo, True), (hi, False)) if d.size >= 10]
     if not sides:
-        return float("nan"), 0
-    side = max(sides, key=lambda d: float(np.quantile(d, 0.9)))
-    return float(np.median(side)) / 0.6745, int(side.size)
+        return float("nan"), True
+    d, low = max(sides, key=lambda t: float(np.quantile(t[0], 0.9)))
+    return float(np.median(d)) / 0.6745, low
 
 
 def extrapolated_cluster(
@@ -85,13 +85,16 @@ def extrapolated_cluster(
     polygon, n_model
         Polygon (CD45, linear SSC) or ``None``, and the modelled size of the cloud (events).
     """
-    xm = x45[member].astype(np.float64)
-    lm = np.log(np.maximum(ssc[member].astype(np.float64), 1e-4))
+    idx = np.flatnonzero(member)
+    step = max(1, idx.size // 20_000)  # shape statistics need no more events
+    idx = idx[::step]
+    xm = x45[idx].astype(np.float64)
+    lm = np.log(np.maximum(ssc[idx].astype(np.float64), 1e-4))
     if xm.size < 50 or not np.all(np.isfinite(peak)) or peak[1] <= 0:
         return None, 0.0
     x0, l0 = float(peak[0]), float(np.log(peak[1]))
-    sx, _ = _flank_sd(xm, x0)
-    sl, _ = _flank_sd(lm, l0)
+    sx, low_x = _flank_sd(xm, x0)
+    sl, low_l = _flank_sd(lm, l0)
     if not (np.isfinite(sx) and np.isfinite(sl)) or sx <= 0 or sl <= 0:
         return None, 0.0
     best = peak_sd_k
@@ -103,17 +106,19 @@ def extrapolated_cluster(
             best, x1 = dist, float(px)
     if best < peak_sd_k:
         x0 = x1  # CD45 only: a linear-SSC density peak lies below the log-SSC centre
-        sx, _ = _flank_sd(xm, x0)
-        sl, _ = _flank_sd(lm, l0)
-        if not (np.isfinite(sx) and np.isfinite(sl)) or sx <= 0 or sl <= 0:
+        sx, low_x = _flank_sd(xm, x0)
+        if not np.isfinite(sx) or sx <= 0:
             return None, 0.0
-    qx = (xm < x0) if _flank_sd(xm, x0)[1] == int((xm < x0).sum()) else (xm > x0)
-    ql = (lm < l0) if _flank_sd(lm, l0)[1] == int((lm < l0).sum()) else (lm > l0)
-    n_model = 4.0 * float((qx & ql).sum())
-    ax = all_x45.astype(np.float64)
-    al = np.log(np.maximum(all_ssc.astype(np.float64), 1e-4))
+    qx = (xm < x0) if low_x else (xm > x0)
+    ql = (lm < l0) if low_l else (lm > l0)
+    n_model = 4.0 * float((qx & ql).sum()) * step
     xr = (x0 - (sd_k + 1.0) * sx, x0 + (sd_k + 1.0) * sx)
     yr = (l0 - (sd_k + 1.0) * sl, l0 + (sd_k + 1.0) * sl)
+    # only the events of the window (in linear SSC: no logarithm of every event)
+    win = ((all_x45 >= xr[0]) & (all_x45 <= xr[1])
+           & (all_ssc >= np.exp(yr[0])) & (all_ssc <= np.exp(yr[1])))
+    ax = all_x45[win].astype(np.float64)
+    al = np.log(all_ssc[win].astype(np.float64))
     d = dens.density_2d(ax, al, xrange=xr, yrange=yr, bins=(bins, bins), sigma_bins=sigma_bins)
     obs = d.density  # smoothed counts per bin (the Gaussian filter keeps the total)
     zx = (d.x_centers[:, None] - x0) / sx
