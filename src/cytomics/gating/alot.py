@@ -27,6 +27,13 @@ What an expert does on the CD45 vs SSC plot, written down:
    CD45, CD34+ blasts anywhere, MPO+ blasts overlapping monocytes, myeloid blasts with
    granulocyte SSC told from neutrophils on CD45 vs MPO). A monocyte gate far larger than
    normal is a monocytic blast expansion (normal monocytes: a brighter CD45 peak).
+   A myeloid blast cloud cut by the monocyte / granulocyte region lines is extrapolated
+   from its uncut flanks (:mod:`cytomics.gating.myeloid`): where it, not the normal
+   monocytes or neutrophils, makes up most events, those gates' events are blasts.
+   Outside marrow, a discrete CD45-dim peak of the granulocyte gate is a hypergranular
+   blast cluster (maturing neutrophils are a continuum); in blood (``specimen="PB"``) the
+   CD45-dim region holds no precursors, so smaller clusters are abnormal. What ALOT cannot
+   separate (blasts with the neutrophils' CD45/SSC/MPO, monocytosis) goes to review.
 5. **Gates, then labels.** Every decision becomes a gate (polygons on CD45/SSC, rectangles
    on lineage markers, Boolean combinations) in :mod:`cytomics.gating.gates`, and the
    per-event labels are *computed by evaluating these gates*, so exporting them to
