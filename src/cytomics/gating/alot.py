@@ -32,7 +32,7 @@ What an expert does on the CD45 vs SSC plot, written down:
    monocytes or neutrophils, makes up most events, those gates' events are blasts.
    Outside marrow, a discrete CD45-dim peak of the granulocyte gate is a hypergranular
    blast cluster (maturing neutrophils are a continuum); in blood (``specimen="PB"``) the
-   CD45-dim region holds no precursors, so smaller clusters are abnormal. What ALOT cannot
+   CD45-dim region holds no hematogones, so smaller B clusters are abnormal. What ALOT cannot
    separate (blasts with the neutrophils' CD45/SSC/MPO, monocytosis) goes to review.
 5. **Gates, then labels.** Every decision becomes a gate (polygons on CD45/SSC, rectangles
    on lineage markers, Boolean combinations) in :mod:`cytomics.gating.gates`, and the
@@ -198,11 +198,12 @@ class AlotGatingSettings:
         Not applied to bone marrow (``specimen="BM"``), where promyelocytes and myelocytes
         can pile up at the dim end of the maturation continuum; blood neutrophils are
         mature.
-    pb_other_abnormal_min_fraction, pb_b_abnormal_min_fraction
-        In peripheral blood (``specimen="PB"``) the CD45-dim region holds no myeloid
-        precursors nor hematogones (basophils and a trace of CD34+ cells only), so
-        ``other_abnormal_min_fraction`` and ``b_abnormal_min_fraction`` are replaced by
-        these smaller values (non-B: basophils make up to ~2% of blood leukocytes).
+    pb_b_abnormal_min_fraction
+        In peripheral blood (``specimen="PB"``) there is no hematogone continuum: B-like
+        (CD19+ cyCD79a+) events of the CD45-dim blast region are abnormal from this
+        fraction of nucleated events (replaces ``b_abnormal_min_fraction``). The non-B
+        threshold is not lowered: blood basophils, monocyte tails and CD45-dim debris
+        reach 1-2% (a 2% threshold called blasts in a normal blood).
     other_abnormal_min_fraction
         Non-B events of the blast region form an abnormal (non-B) blast population only
         when their *main cluster* (the density basin on CD45 / log SSC holding most of
@@ -321,7 +322,6 @@ class AlotGatingSettings:
     t_aberrant_min_events: int = 30
     t_aberrant_min_fraction: float = 0.002
     gran_dim_min_fraction: float = 0.08
-    pb_other_abnormal_min_fraction: float = 0.02
     pb_b_abnormal_min_fraction: float = 0.005
     gran_dim_peak_mass: float = 0.1
     gran_dim_prominence: float = 0.1
@@ -1113,9 +1113,8 @@ def gate_alot(
     if specimen is not None and specimen not in ("BM", "PB"):
         raise ConfigError(f"gating: specimen must be 'BM', 'PB' or None, got {specimen!r}")
     if specimen == "PB":
-        # blood: no hematogone continuum nor myeloid precursor compartment in the blast region
-        s = replace(s, other_abnormal_min_fraction=s.pb_other_abnormal_min_fraction,
-                    b_abnormal_min_fraction=s.pb_b_abnormal_min_fraction)
+        # blood: no hematogone continuum in the blast region
+        s = replace(s, b_abnormal_min_fraction=s.pb_b_abnormal_min_fraction)
     if "CD45" not in events.markers:
         raise PanelMismatchError(
             "ALOT gating needs the CD45 marker; the panel maps none",
