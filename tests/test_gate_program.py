@@ -207,3 +207,23 @@ def test_polygon_raster_runs_equal_the_centre_test_of_every_cell(seed):
         off = r != 2
         assert off.sum() > size * size // 2
         np.testing.assert_array_equal(r[off], inside[off].astype(np.uint8))
+
+
+@pytest.mark.parametrize("op", ["and", "or"])
+def test_operand_named_plainly_and_complemented(op):
+    # `A and not A` is never true, `A or not A` always (within the parent): one state bit
+    # per operand cannot represent both, so the program must not collapse them
+    rng = np.random.default_rng(3)
+    n = 5_000
+    data = rng.uniform(0.0, 1.0, (n, 3)).astype(np.float32)
+    root = rng.random(n) < 0.9
+    gates = [
+        RectangleGate("r", "qc", (_dim("a"),), (0.2,), (0.7,)),
+        BooleanGate("x", "qc", op, (("r", False), ("r", True), ("r", False))),
+    ]
+    ref = _reference(data, gates, root, "qc")
+    assert ref["x"].sum() == (0 if op == "and" else root.sum())
+    program = compile_gates(gates, lambda d: COLS[d.channel], root_ids=("qc",))
+    labels = np.zeros(n, dtype=np.uint8)
+    label_events(data, program, [("x", 5)], root=root, labels=labels, root_code=4)
+    np.testing.assert_array_equal(labels == 5, ref["x"])

@@ -355,6 +355,19 @@ def _bit_masks(program: GateProgram) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return pbit, opmask, compmask
 
 
+def _has_conflicting_operands(program: GateProgram) -> bool:
+    """True when a Boolean gate names one operand both plainly and complemented
+    (``A and not A``): one state bit per operand cannot hold both, so such programs take
+    the event-by-event kernel."""
+    for g in range(len(program.ids)):
+        seen: dict[int, bool] = {}
+        for j in range(program.ostart[g], program.ostart[g + 1]):
+            o, c = int(program.ops[j]), bool(program.comp[j])
+            if seen.setdefault(o, c) != c:
+                return True
+    return False
+
+
 #: events per block of the block-wise label kernel (its column and state buffers stay in L1/L2)
 BLOCK = 512
 
@@ -580,7 +593,7 @@ def label_events(
     geometry = (p.cols, p.lo, p.hi, p.start, p.vx, p.vy, p.vstart, p.raster, p.rstart, p.rinv,
                 p.mat, p.mstart, p.dist2, p.ops, p.comp, p.ostart)
     tail = (term_gate, term_code, np.uint8(root_code), labels, n_chunks)
-    if 0 < len(p.ids) < _ROOT_BIT:
+    if 0 < len(p.ids) < _ROOT_BIT and not _has_conflicting_operands(p):
         pbit, opmask, compmask = _bit_masks(p)
         used = np.unique(p.cols).astype(np.int64)
         _label_kernel_bits(data, root, p.kind, pbit, *geometry[:13], opmask, compmask, used,
