@@ -227,3 +227,53 @@ def test_operand_named_plainly_and_complemented(op):
     labels = np.zeros(n, dtype=np.uint8)
     label_events(data, program, [("x", 5)], root=root, labels=labels, root_code=4)
     np.testing.assert_array_equal(labels == 5, ref["x"])
+
+
+def _random_hierarchy(rng, n_gates):
+    """Random gates: any kind, parents and Boolean operands among earlier gates or the root;
+    operands may repeat and be complemented."""
+    gates, ids = [], []
+    names = list(COLS)
+    for k in range(n_gates):
+        gid = f"g{k}"
+        parent = "qc" if not ids or rng.random() < 0.4 else ids[rng.integers(len(ids))]
+        kind = int(rng.integers(4)) if ids else int(rng.integers(3))
+        a, b = rng.choice(names, 2, replace=False)
+        if kind == 0:
+            g = PolygonGate(gid, parent, (_dim(a), _dim(b)),
+                            rng.uniform(0, 1, (int(rng.integers(3, 8)), 2)))
+        elif kind == 1:
+            lo = rng.uniform(0, 0.6)
+            g = RectangleGate(gid, parent, (_dim(a),), (lo,), (lo + rng.uniform(0.1, 0.6),))
+        elif kind == 2:
+            g = EllipsoidGate(gid, parent, (_dim(a), _dim(b)), rng.uniform(0.3, 0.7, 2),
+                              np.array([[0.03, 0.005], [0.005, 0.02]]), 1.0)
+        else:
+            op = ("and", "or", "not")[int(rng.integers(3))]
+            n_ops = 1 if op == "not" else int(rng.integers(1, 4))
+            ops = tuple((ids[rng.integers(len(ids))], op != "not" and bool(rng.random() < 0.3))
+                        for _ in range(n_ops))
+            g = BooleanGate(gid, parent, op, ops)
+        gates.append(g)
+        ids.append(gid)
+    return gates, ids
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_hierarchies_match_gate_by_gate_evaluation(seed):
+    rng = np.random.default_rng([seed, 77])
+    n = 3_000
+    data = rng.uniform(-0.1, 1.1, (n, 3)).astype(np.float32)
+    root = rng.random(n) < 0.9
+    gates, ids = _random_hierarchy(rng, int(rng.integers(3, 40)))
+    ref = _reference(data, gates, root, "qc")
+    terminals = [(ids[rng.integers(len(ids))], int(rng.integers(5, 20)))
+                 for _ in range(int(rng.integers(1, 8)))]
+    expected = np.full(n, 3, dtype=np.uint8)
+    expected[root] = 4
+    for gid, code in terminals:
+        expected[ref[gid]] = code
+    program = compile_gates(gates, lambda d: COLS[d.channel], root_ids=("qc",))
+    labels = np.full(n, 3, dtype=np.uint8)
+    label_events(data, program, terminals, root=root, labels=labels, root_code=4)
+    np.testing.assert_array_equal(labels, expected)
