@@ -209,16 +209,44 @@ def test_gating_flags_that_need_a_hematologist_make_the_result_review(
 
 
 def test_every_review_flag_the_gating_can_raise_sends_to_review() -> None:
-    """Each flag literal in gating/alot.py that names a review is recognised by the pipeline
+    """Each flag literal in the gating modules that names a review is recognised by the pipeline
     (a new flag cannot silently fail to reach the hematologist)."""
     import re
 
     import cytomics.gating.alot as alot
     from cytomics.pipeline import needs_review
 
-    source = Path(alot.__file__).read_text(encoding="utf-8")
-    names = set(re.findall(r'"([a-z0-9_]*review[a-z0-9_]*)', source))
+    names = set()
+    for module in Path(alot.__file__).parent.glob("*.py"):  # alot and its helper modules
+        source = module.read_text(encoding="utf-8")
+        names |= set(re.findall(r'"([a-z0-9_]*review[a-z0-9_]*)', source))
     assert len(names) >= 3
     assert all(needs_review(n) for n in names), sorted(n for n in names if not needs_review(n))
     assert not needs_review("population_missing:cd45_negative")
     assert not needs_review("blast_cluster_myeloid")
+
+
+@pytest.mark.parametrize("specimen", ["PB", "BM", None])
+def test_specimen_from_the_sample_sheet_reaches_the_gating(
+    batch: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, specimen: str | None
+) -> None:
+    """Blood and marrow are gated by different rules (no hematogones in blood): the specimen
+    the lab declared is what the gating sees, and the result records it."""
+    from cytomics.config import load_config
+    from cytomics.gating import alot
+    from cytomics.pipeline import SampleRequest, analyze_sample
+
+    real = alot.gate_alot
+    seen = []
+
+    def spy(events, qc, **kw):
+        seen.append(kw.get("specimen", "missing"))
+        return real(events, qc, **kw)
+
+    monkeypatch.setattr(alot, "gate_alot", spy)
+    config = load_config(batch / "config" / "config.yaml")
+    req = SampleRequest(fcs=batch / "fcs" / "n.fcs", panel="alot", out_dir=tmp_path / "N1",
+                        sample_id="N1", make_plots=False, specimen=specimen)
+    result = analyze_sample(req, config)
+    assert seen == [specimen]
+    assert result["sample"]["specimen"] == specimen

@@ -186,7 +186,10 @@ def _run_stages(
         from cytomics.gating.alot import AlotGatingSettings, gate_alot
 
         gating = gate_alot(
-            events, qc, settings=AlotGatingSettings.from_mapping(config.get("gating", {}))
+            events,
+            qc,
+            settings=AlotGatingSettings.from_mapping(config.get("gating", {})),
+            specimen=request.specimen,
         )
         labels = gating.labels
         gates.extend(gating.gates)
