@@ -54,7 +54,7 @@ def run_simulated(kind: str, seed: int, n_events: int, bf: float | None, variant
     match = match_panel(acq, "alot")
     events = preprocess(acq, markers=match.markers)
     qc = run_qc(events)
-    gating = gate_alot(events, qc)
+    gating = gate_alot(events, qc, specimen="PB" if kind == "normal_pb" else "BM")
     if full:
         return gating.labels, np.asarray(case.labels), gating, path, events, qc
     return gating.labels, np.asarray(case.labels), gating
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
                                            n_events=args.events)
                 qc = SimpleNamespace(keep=np.ones(ev.n_events, bool),
                                      labels=np.full(ev.n_events, 4, np.uint8), gates=[])
-                g = gate_alot(ev, qc)
+                g = gate_alot(ev, qc, specimen="PB" if kind == "normal_pb" else "BM")
                 labels = g.labels
             else:
                 labels, truth, g, path, ev, qc = run_simulated(

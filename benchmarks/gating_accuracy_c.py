@@ -58,8 +58,9 @@ def case_plan(seed0: int, n_cases: int) -> list[tuple[str, int, float, str, bool
     return plan
 
 
-def run_pipeline(path: Path):
-    """read -> match_panel -> preprocess -> run_qc -> gate_alot; returns (events, qc, gating)."""
+def run_pipeline(path: Path, *, specimen: str | None = None):
+    """read -> match_panel -> preprocess -> run_qc -> gate_alot (``specimen``: "BM"/"PB");
+    returns (events, qc, gating)."""
     from cytomics.fcs import read_fcs
     from cytomics.gating.alot import gate_alot
     from cytomics.panel import match_panel
@@ -70,7 +71,7 @@ def run_pipeline(path: Path):
     match = match_panel(acq, "alot")
     events = preprocess(acq, markers=dict(match.markers))
     qc = run_qc(events)
-    gating = gate_alot(events, qc)
+    gating = gate_alot(events, qc, specimen=specimen)
     return events, qc, gating
 
 
@@ -152,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             case = make_case(kind, seed, args.events, bf, inst, blood=blood)
             path = write_case(Path(tmp) / f"{kind}_{seed}.fcs", case, inst)
             t0 = time.perf_counter()
-            events, _qc, gating = run_pipeline(path)
+            events, _qc, gating = run_pipeline(path, specimen="PB" if blood else "BM")
             t_pipe += time.perf_counter() - t0
             s = score(case.truth, gating.labels)
             nuc = np.isin(case.truth, codes_of(AGGREGATES["nucleated"]))

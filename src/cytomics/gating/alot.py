@@ -47,6 +47,7 @@ from cytomics.gating import density as dens
 from cytomics.gating.counting import label_counts
 from cytomics.gating.gates import Gate
 from cytomics.gating.program import compile_gates, label_events
+from cytomics.gating.small_clusters import SmallClusterSettings, screen_small_clusters
 from cytomics.gating.strategy import GateBuilder, evaluate_gates
 from cytomics.order_stats import median, quantiles
 from cytomics.populations import AGGREGATES, LABEL_CODES, LABEL_NAMES
@@ -1033,7 +1034,8 @@ def _gates_needed(gates: list[Gate], ids: list[str]) -> list[Gate]:
 # the strategy
 # --------------------------------------------------------------------------------------
 def gate_alot(
-    events: Events, qc: Any, *, settings: AlotGatingSettings | None = None
+    events: Events, qc: Any, *, settings: AlotGatingSettings | None = None,
+    specimen: str | None = None, small_settings: SmallClusterSettings | None = None,
 ) -> GatingResult:
     """Gate an ALOT tube: CD45/SSC populations, lymphocyte subsets and the blast cluster.
 
@@ -1047,6 +1049,12 @@ def gate_alot(
         and ``gates`` (their last gate is the parent of the ALOT gates; may be empty).
     settings
         Parameters; defaults when ``None``.
+    specimen
+        ``"BM"`` (marrow), ``"PB"`` (blood) or ``None`` (unknown: judged as marrow): what
+        normal looks like for the small-cluster screen
+        (:mod:`cytomics.gating.small_clusters`).
+    small_settings
+        Thresholds of the small-cluster screen; defaults when ``None``.
 
     Returns
     -------
@@ -1409,6 +1417,16 @@ def gate_alot(
             blast_lineage = "t" if t_like.sum() >= 0.2 * (n_c - b_like.sum()) else "other"
         elif b_abn:
             blast_lineage = "b"
+        if blast_lineage == "none":  # small abnormal populations: labelled or flagged
+            sc = screen_small_clusters(x45=x_s, cand=m_c, b_like=b_like, cd34_pos=pos.get("CD34"),
+                                       neutro45=neutro[0], span45=span45, nucleated=nucleated,
+                                       specimen=specimen, settings=small_settings)
+            flags.extend(sc.flags)
+            landmarks.update(sc.stats)
+            if sc.lineage == "b":
+                blast_lineage, b_poly, b_cut, b_ycol = "b", None, sc.b_cut, cx
+            elif sc.lineage == "cd34" and g_34 is not None:
+                blast_lineage = "cd34"
         excluded: list[tuple[str, bool]] = [(cand, False)]
         if g_b is not None and blast_lineage != "b":
             gid = gb.boolean("alot_b_precursors", parent, "and", [(cand, False), (g_b, False)])
@@ -1428,6 +1446,8 @@ def gate_alot(
             gid = gb.boolean("alot_myeloid_precursors", parent, "and", ops)
             precursor_terms.append((gid, LABEL_CODES["myeloid_precursors"]))
             excluded.append((g_34, True))
+        if blast_lineage == "cd34":  # small CD34+ non-B cluster (small_clusters)
+            excluded.append((g_34, False))
         if blast_lineage == "none":
             flags.append("no_abnormal_blast_cluster")
         elif blast_lineage == "other" and frac_other < s.other_review_max_fraction:
