@@ -65,18 +65,22 @@ def _arrays(n=20_000, n_cand=1_000, n34=400, n_bdim=0, seed=0):
 
 
 def test_cd34_cluster_is_blasts_in_blood_but_only_review_in_marrow():
-    a = _arrays(n34=400)  # 2 % CD34+ non-B cells
+    a = _arrays(n34=600)  # 3 % CD34+ non-B cells: abnormal in blood, high for marrow
     pb = screen_small_clusters(**a, specimen="PB")
-    assert pb.lineage == "cd34" and pb.n_events == 400
+    assert pb.lineage == "cd34" and pb.n_events == 600
     assert any(needs_review(f) for f in pb.flags)
     bm = screen_small_clusters(**a, specimen="BM")
     assert bm.lineage == "none"
     assert "cd34_precursor_excess_review" in bm.flags
     # unknown specimen is judged as marrow (the stricter normal)
     assert screen_small_clusters(**a, specimen=None).lineage == "none"
-    # normal marrow CD34+ precursors (1 %) raise nothing
-    normal = screen_small_clusters(**_arrays(n34=200), specimen="BM")
-    assert normal.lineage == "none" and not normal.flags
+    # far beyond normal marrow precursors: blasts in marrow too (and reviewed)
+    big = screen_small_clusters(**_arrays(n34=1000), specimen="BM")
+    assert big.lineage == "cd34" and "small_blast_cluster_review" in big.flags
+    # normal CD34+ precursors raise nothing: 1.5 % in marrow, 0.05 % in blood
+    assert not screen_small_clusters(**_arrays(n34=300), specimen="BM").flags
+    normal_pb = screen_small_clusters(**_arrays(n_cand=150, n34=10), specimen="PB")
+    assert normal_pb.lineage == "none" and not normal_pb.flags
 
 
 def test_cd45_dim_b_cluster_is_cut_below_the_hematogones():

@@ -55,7 +55,8 @@ class SmallClusterSettings:
         < 0.05 %).
     bm_cd34_blast_fraction, bm_cd34_review_fraction
         Marrow (or unknown specimen): the same for marrow, whose normal CD34+ myeloid
-        precursors hold ~0.5-1.5 % (CD34+ hematogones are B-like and not counted).
+        precursors hold ~0.5-2 %, up to ~3 % when regenerating (CD34+ hematogones are
+        B-like and not counted): a count alone labels blasts only well beyond that.
     pb_b_blast_fraction
         Blood: B-lineage events of the blast region reaching this fraction are B blasts
         (hematogones do not circulate).
@@ -81,8 +82,8 @@ class SmallClusterSettings:
     min_events: int = 40
     pb_cd34_blast_fraction: float = 0.002
     pb_cd34_review_fraction: float = 0.001
-    bm_cd34_blast_fraction: float = 0.025
-    bm_cd34_review_fraction: float = 0.018
+    bm_cd34_blast_fraction: float = 0.04
+    bm_cd34_review_fraction: float = 0.025
     pb_b_blast_fraction: float = 0.003
     b_dim_detect_z: float = 1.2
     b_dim_cut_max_z: float = 0.8
