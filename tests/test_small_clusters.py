@@ -120,3 +120,13 @@ def test_normal_samples_gain_no_blasts_and_no_review(specimen):
     assert (res.labels == BLAST).mean() <= 0.005
     assert not any(needs_review(f) for f in res.flags)
     assert "no_abnormal_blast_cluster" in res.flags
+
+
+def test_mpo_excess_in_blast_region_is_flagged_not_labelled():
+    a = _arrays(n34=0)
+    mpo = np.zeros(a["x45"].size, bool)
+    mpo[:400] = True  # 2 % MPO+ events with the CD45 / SSC of blasts
+    out = screen_small_clusters(**a, mpo_pos=mpo, specimen="BM")
+    assert out.lineage == "none" and "blast_region_mpo_excess_review" in out.flags
+    mpo[100:] = False  # 0.5 %: normal
+    assert not screen_small_clusters(**a, mpo_pos=mpo, specimen="BM").flags

@@ -1419,8 +1419,9 @@ def gate_alot(
             blast_lineage = "b"
         if blast_lineage == "none":  # small abnormal populations: labelled or flagged
             sc = screen_small_clusters(x45=x_s, cand=m_c, b_like=b_like, cd34_pos=pos.get("CD34"),
-                                       neutro45=neutro[0], span45=span45, nucleated=nucleated,
-                                       specimen=specimen, settings=small_settings)
+                                       mpo_pos=pos.get("cyMPO"), neutro45=neutro[0],
+                                       span45=span45, nucleated=nucleated, specimen=specimen,
+                                       settings=small_settings)
             flags.extend(sc.flags)
             landmarks.update(sc.stats)
             if sc.lineage == "b":

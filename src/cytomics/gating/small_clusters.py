@@ -14,6 +14,12 @@ look like on the ALOT markers:
   Normal B precursors run from CD45 dim (CD34+) to the mature B cells; events well below
   the CD45 level of the neutrophils are off that path. In blood, any B-lineage cluster
   in the blast region (no hematogones circulate) is abnormal.
+* **MPO+ cells with the CD45 and SSC of blasts.** Maturing myeloid cells gain SSC as
+  they gain MPO; normal marrow and blood hold about 1 % or less MPO+ events in the blast
+  region, CD34- myeloid and monocytic blasts add to them (review only: the count is
+  not specific).
+* **Blood: events in the blast region at all.** Normal blood holds there little more than
+  basophils and the tails of monocytes and NK cells (review only).
 
 Each finding either labels blasts (expressed as gates by the caller, through the same
 gates the ALOT strategy uses for B clusters and CD34+ cells) together with a review flag
@@ -74,6 +80,10 @@ class SmallClusterSettings:
         Blood: non-B events of the blast region reaching this fraction raise
         ``blood_blast_region_events_review`` (normal blood: basophils and a few monocyte /
         NK tails).
+    mpo_review_fraction
+        Non-B cyMPO+ events of the blast region reaching this fraction raise
+        ``blast_region_mpo_excess_review`` (normal marrow and blood: <= ~1 %; CD34-
+        myeloid and monocytic blasts are MPO+ with the blasts' CD45 and SSC).
     review_max_fraction
         A labelled finding smaller than this also raises ``small_blast_cluster_review``.
     """
@@ -90,6 +100,7 @@ class SmallClusterSettings:
     b_dim_blast_fraction: float = 0.0025
     b_dim_review_fraction: float = 0.0015
     pb_other_review_fraction: float = 0.025
+    mpo_review_fraction: float = 0.013
     review_max_fraction: float = 0.10
 
     @classmethod
@@ -156,6 +167,7 @@ def screen_small_clusters(
     cand: np.ndarray,
     b_like: np.ndarray,
     cd34_pos: np.ndarray | None,
+    mpo_pos: np.ndarray | None = None,
     neutro45: float,
     span45: float,
     nucleated: int,
@@ -175,6 +187,8 @@ def screen_small_clusters(
         Bool mask: CD19+ cyCD79a+ events.
     cd34_pos
         Bool mask: CD34+ events (``None`` without CD34 in the panel).
+    mpo_pos
+        Bool mask: cyMPO+ events (``None`` without cyMPO in the panel).
     neutro45, span45
         CD45 of the neutrophils and the neutrophil-to-lymphocyte CD45 distance.
     nucleated
@@ -241,6 +255,14 @@ def screen_small_clusters(
             return out
         if n34 >= rev * nuc:
             out.flags.append("cd34_precursor_excess_review")
+
+    # MPO+ events of the blast region (CD45 dim, low SSC): normal marrow and blood hold
+    # few (maturing myeloid cells have more SSC); CD34- myeloid blasts are MPO+
+    if mpo_pos is not None:
+        n_mpo = int((cand & mpo_pos & ~b_like).sum())
+        out.stats["small_mpo"] = (n_mpo / nuc, float(n_mpo))
+        if n_mpo >= s.min_events and n_mpo >= s.mpo_review_fraction * nuc:
+            out.flags.append("blast_region_mpo_excess_review")
 
     # blood: the blast region of normal blood is nearly empty --------------------------------
     if blood and n_other >= s.min_events and n_other >= s.pb_other_review_fraction * nuc:
