@@ -1428,6 +1428,10 @@ def gate_alot(
                 blast_lineage, b_poly, b_cut, b_ycol = "b", None, sc.b_cut, cx
             elif sc.lineage == "cd34" and g_34 is not None:
                 blast_lineage = "cd34"
+        elif (blast_lineage == "b" and n_bcl < s.other_review_max_fraction * nucleated
+              and "small_blast_cluster_review" not in flags):
+            # a small B cluster beside hematogones: its edge against them is uncertain
+            flags.append("small_blast_cluster_review")
         excluded: list[tuple[str, bool]] = [(cand, False)]
         if g_b is not None and blast_lineage != "b":
             gid = gb.boolean("alot_b_precursors", parent, "and", [(cand, False), (g_b, False)])
