@@ -59,7 +59,8 @@ def case_plan(seed0: int, n_cases: int) -> list[tuple[str, int, float, str, bool
 
 
 def run_pipeline(path: Path, *, specimen: str | None = None):
-    """read -> match_panel -> preprocess -> run_qc -> gate_alot; returns (events, qc, gating)."""
+    """read -> match_panel -> preprocess -> run_qc -> gate_alot (``specimen``: "BM"/"PB");
+    returns (events, qc, gating)."""
     from cytomics.fcs import read_fcs
     from cytomics.gating.alot import gate_alot
     from cytomics.panel import match_panel

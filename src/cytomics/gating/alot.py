@@ -55,6 +55,7 @@ from cytomics.gating.counting import label_counts
 from cytomics.gating.gates import Gate
 from cytomics.gating.myeloid import dim_granular_cluster, extrapolated_cluster
 from cytomics.gating.program import compile_gates, label_events
+from cytomics.gating.small_clusters import SmallClusterSettings, screen_small_clusters
 from cytomics.gating.strategy import GateBuilder, evaluate_gates
 from cytomics.order_stats import median, quantiles
 from cytomics.populations import AGGREGATES, LABEL_CODES, LABEL_NAMES
@@ -1078,7 +1079,7 @@ def _gates_needed(gates: list[Gate], ids: list[str]) -> list[Gate]:
 # --------------------------------------------------------------------------------------
 def gate_alot(
     events: Events, qc: Any, *, settings: AlotGatingSettings | None = None,
-    specimen: str | None = None,
+    specimen: str | None = None, small_settings: SmallClusterSettings | None = None,
 ) -> GatingResult:
     """Gate an ALOT tube: CD45/SSC populations, lymphocyte subsets and the blast cluster.
 
@@ -1095,7 +1096,11 @@ def gate_alot(
     specimen
         ``"BM"`` (bone marrow), ``"PB"`` (peripheral blood) or ``None`` (unknown). Used
         only where the biology differs: blood holds no myeloid/B precursors, so a
-        CD45-dim cluster there is judged without the marrow's normal precursor allowance.
+        CD45-dim cluster there is judged without the marrow's normal precursor allowance
+        (here and in the small-cluster screen, :mod:`cytomics.gating.small_clusters`,
+        which judges an unknown specimen as marrow).
+    small_settings
+        Thresholds of the small-cluster screen; defaults when ``None``.
 
     Returns
     -------
@@ -1465,6 +1470,21 @@ def gate_alot(
             blast_lineage = "t" if t_like.sum() >= 0.2 * (n_c - b_like.sum()) else "other"
         elif b_abn:
             blast_lineage = "b"
+        if blast_lineage == "none":  # small abnormal populations: labelled or flagged
+            sc = screen_small_clusters(x45=x_s, cand=m_c, b_like=b_like, cd34_pos=pos.get("CD34"),
+                                       mpo_pos=pos.get("cyMPO"), neutro45=neutro[0],
+                                       span45=span45, nucleated=nucleated, specimen=specimen,
+                                       settings=small_settings)
+            flags.extend(sc.flags)
+            landmarks.update(sc.stats)
+            if sc.lineage == "b":
+                blast_lineage, b_poly, b_cut, b_ycol = "b", None, sc.b_cut, cx
+            elif sc.lineage == "cd34" and g_34 is not None:
+                blast_lineage = "cd34"
+        elif (blast_lineage == "b" and n_bcl < s.other_review_max_fraction * nucleated
+              and "small_blast_cluster_review" not in flags):
+            # a small B cluster beside hematogones: its edge against them is uncertain
+            flags.append("small_blast_cluster_review")
         excluded: list[tuple[str, bool]] = [(cand, False)]
         if g_b is not None and blast_lineage != "b":
             gid = gb.boolean("alot_b_precursors", parent, "and", [(cand, False), (g_b, False)])
@@ -1484,6 +1504,8 @@ def gate_alot(
             gid = gb.boolean("alot_myeloid_precursors", parent, "and", ops)
             precursor_terms.append((gid, LABEL_CODES["myeloid_precursors"]))
             excluded.append((g_34, True))
+        if blast_lineage == "cd34":  # small CD34+ non-B cluster (small_clusters)
+            excluded.append((g_34, False))
         if blast_lineage == "none":
             flags.append("no_abnormal_blast_cluster")
         elif blast_lineage == "other" and frac_other < s.other_review_max_fraction:
