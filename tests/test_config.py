@@ -39,6 +39,7 @@ def test_resolved_config_writes_out_every_stage_threshold(tmp_path: Path) -> Non
     from dataclasses import fields
 
     from cytomics.gating.alot import AlotGatingSettings
+    from cytomics.gating.small_clusters import SmallClusterSettings
     from cytomics.pipeline import resolve_config
     from cytomics.qc import QCSettings
 
@@ -46,8 +47,11 @@ def test_resolved_config_writes_out_every_stage_threshold(tmp_path: Path) -> Non
     resolved = resolve_config(config)
     assert config["qc"] == {} and config["gating"] == {}  # input untouched
     assert set(resolved["qc"]) == {f.name for f in fields(QCSettings)}
-    assert set(resolved["gating"]) == {f.name for f in fields(AlotGatingSettings)}
+    assert set(resolved["gating"]) == {f.name for f in fields(AlotGatingSettings)} | {
+        "small_clusters"}
     assert resolved["gating"]["sample_events"] == AlotGatingSettings().sample_events
+    assert set(resolved["gating"]["small_clusters"]) == {
+        f.name for f in fields(SmallClusterSettings)}
     # a resolved config is a valid config, and resolving it again changes nothing
     path = tmp_path / "effective.json"
     import json
@@ -62,3 +66,9 @@ def test_resolved_config_writes_out_every_stage_threshold(tmp_path: Path) -> Non
     assert config_sha256(resolve_config(override)) != config_sha256(resolved)
     with pytest.raises(ConfigError, match="no_such_threshold"):
         resolve_config(dict(config, gating={"no_such_threshold": 1}))
+    # the small-cluster screen's thresholds are a subsection of gating:
+    small = dict(config, gating={"small_clusters": {"mpo_review_fraction": 0.02}})
+    assert resolve_config(small)["gating"]["small_clusters"]["mpo_review_fraction"] == 0.02
+    assert config_sha256(resolve_config(small)) != config_sha256(resolved)
+    with pytest.raises(ConfigError, match="no_such_screen_threshold"):
+        resolve_config(dict(config, gating={"small_clusters": {"no_such_screen_threshold": 1}}))

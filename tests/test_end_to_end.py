@@ -237,16 +237,19 @@ def test_specimen_from_the_sample_sheet_reaches_the_gating(
     from cytomics.pipeline import SampleRequest, analyze_sample
 
     real = alot.gate_alot
-    seen = []
+    seen, screen = [], []
 
     def spy(events, qc, **kw):
         seen.append(kw.get("specimen", "missing"))
+        screen.append(kw.get("small_settings"))
         return real(events, qc, **kw)
 
     monkeypatch.setattr(alot, "gate_alot", spy)
     config = load_config(batch / "config" / "config.yaml")
+    config["gating"] = {"small_clusters": {"mpo_review_fraction": 0.02}}  # a lab override
     req = SampleRequest(fcs=batch / "fcs" / "n.fcs", panel="alot", out_dir=tmp_path / "N1",
                         sample_id="N1", make_plots=False, specimen=specimen)
     result = analyze_sample(req, config)
     assert seen == [specimen]
+    assert screen[0].mpo_review_fraction == 0.02
     assert result["sample"]["specimen"] == specimen

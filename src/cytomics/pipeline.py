@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cytomics import atomic
-from cytomics.errors import CytomicsInputError, InsufficientEventsError
+from cytomics.errors import ConfigError, CytomicsInputError, InsufficientEventsError
 from cytomics.result import add_review, file_sha256, mark_rejected, new_result, population_table
 
 log = logging.getLogger(__name__)
@@ -68,13 +68,47 @@ def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
     """
     from dataclasses import asdict
 
-    from cytomics.gating.alot import AlotGatingSettings
     from cytomics.qc import QCSettings
 
     resolved = dict(config)
     resolved["qc"] = asdict(QCSettings.from_mapping(config.get("qc") or {}))
-    resolved["gating"] = asdict(AlotGatingSettings.from_mapping(config.get("gating") or {}))
+    alot, small = gating_settings(config)
+    resolved["gating"] = {**asdict(alot), SMALL_CLUSTERS_KEY: asdict(small)}
     return resolved
+
+
+#: subsection of ``gating:`` holding the small-cluster screen's thresholds
+SMALL_CLUSTERS_KEY = "small_clusters"
+
+
+def gating_settings(config: dict[str, Any]) -> tuple[Any, Any]:
+    """The ALOT gating settings of a configuration.
+
+    Parameters
+    ----------
+    config
+        Configuration whose ``gating:`` section lists overrides of
+        :class:`cytomics.gating.alot.AlotGatingSettings`, and in its ``small_clusters:``
+        subsection overrides of :class:`cytomics.gating.small_clusters.SmallClusterSettings`.
+
+    Returns
+    -------
+    tuple
+        ``(AlotGatingSettings, SmallClusterSettings)``.
+
+    Raises
+    ------
+    ConfigError
+        Unknown or invalid settings.
+    """
+    from cytomics.gating.alot import AlotGatingSettings
+    from cytomics.gating.small_clusters import SmallClusterSettings
+
+    section = dict(config.get("gating") or {})
+    small = section.pop(SMALL_CLUSTERS_KEY, None) or {}
+    if not isinstance(small, dict):
+        raise ConfigError(f"gating.{SMALL_CLUSTERS_KEY} must be a mapping, got {small!r}")
+    return AlotGatingSettings.from_mapping(section), SmallClusterSettings.from_mapping(small)
 
 
 def analyze_sample(request: SampleRequest, config: dict[str, Any]) -> dict[str, Any]:
@@ -183,12 +217,14 @@ def _run_stages(
     gates = list(qc.gates)
     gating = None
     if _panel_family(panel) == "alot":
-        from cytomics.gating.alot import AlotGatingSettings, gate_alot
+        from cytomics.gating.alot import gate_alot
 
+        alot_settings, small_settings = gating_settings(config)
         gating = gate_alot(
             events,
             qc,
-            settings=AlotGatingSettings.from_mapping(config.get("gating", {})),
+            settings=alot_settings,
+            small_settings=small_settings,
             specimen=request.specimen,
         )
         labels = gating.labels
