@@ -165,7 +165,7 @@ def test_mpo_blasts_reaching_granulocyte_ssc_do_not_move_the_neutrophil_anchor(t
 
 
 def test_neutrophil_events_pick_mpo_brightest_peak():
-    from cytomics.gating.alot import _neutrophil_events
+    from cytomics.gating.anchors import neutrophil_events
 
     rng = np.random.default_rng(3)
     s = AlotGatingSettings()
@@ -175,13 +175,13 @@ def test_neutrophil_events_pick_mpo_brightest_peak():
     ssc = np.concatenate([c * np.exp(0.12 * rng.normal(size=n)) for n, c, _ in parts])
     mpo = np.concatenate([m + 0.04 * rng.normal(size=n) for n, _, m in parts])
     truth = np.repeat([0, 1, 2], [n for n, _, _ in parts])
-    got = _neutrophil_events(ssc, mpo, np.ones(ssc.size, bool), s)
+    got = neutrophil_events(ssc, mpo, np.ones(ssc.size, bool), s)
     assert abs(np.log(np.median(ssc[got]) / 0.38)) < 0.1  # all candidates: median ~0.25
     assert (truth[got] == 1).mean() > 0.8 and got[truth == 1].mean() > 0.9
     assert got[truth == 2].mean() < 0.2
     # a single peak: every candidate is kept
     one = truth == 1
-    assert np.array_equal(_neutrophil_events(ssc, mpo, one, s), one)
+    assert np.array_equal(neutrophil_events(ssc, mpo, one, s), one)
 
 
 @pytest.mark.parametrize("seed", [6015, 6044])
@@ -471,14 +471,14 @@ def test_label_counts_equal_bincount():
 
 def test_display_zero_scalar_path_equals_transform_kernel():
     # the logicle of a raw 0 is taken without the array kernels: same value as them
-    from cytomics.gating.alot import _display_zero
+    from cytomics.gating.thresholds import display_zero
     from cytomics.preprocess.model import ChannelTransform
     from cytomics.preprocess.transforms import apply_transform
 
     for T, W, M, A in ((262144.0, 0.5, 4.5, 0.0), (1e5, 0.8, 5.2, 0.3), (4096.0, 1.0, 4.0, 1.0)):
         ct = ChannelTransform("logicle", T, W, M, A)
         ev = SimpleNamespace(transforms=[ct])
-        assert _display_zero(ev, 0) == float(apply_transform(np.zeros(1), ct)[0])
+        assert display_zero(ev, 0) == float(apply_transform(np.zeros(1), ct)[0])
 
 
 def test_tail_quantiles_bitwise_equal_numpy():

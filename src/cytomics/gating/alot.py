@@ -42,333 +42,57 @@ What an expert does on the CD45 vs SSC plot, written down:
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from cytomics.errors import ConfigError, PanelMismatchError
 from cytomics.gating import density as dens
+from cytomics.gating.alot_settings import AlotGatingSettings
+from cytomics.gating.anchors import (
+    brightest_peak,
+    neutrophil_events,
+    t_aberrant_bounds,
+    t_cell_anchor,
+)
+from cytomics.gating.b_lineage import (
+    b_blast_cluster,
+    b_blast_cluster_2d,
+    b_cluster_cd45_cd34,
+    maturation_continuum,
+)
+from cytomics.gating.clusters import (
+    blast_share_polygon,
+    closer_to_blasts,
+    core_ellipse,
+    ellipse_polygon,
+    in_ellipse,
+    in_polygon,
+    main_cluster,
+    robust_tail_above,
+)
 from cytomics.gating.counting import label_counts
 from cytomics.gating.gates import Gate
 from cytomics.gating.myeloid import dim_granular_cluster, extrapolated_cluster
 from cytomics.gating.program import compile_gates, label_events
+from cytomics.gating.sampling import sample_events, sample_rows
 from cytomics.gating.small_clusters import SmallClusterSettings, screen_small_clusters
 from cytomics.gating.strategy import GateBuilder, evaluate_gates
+from cytomics.gating.thresholds import (
+    control_refined_threshold,
+    marker_thresholds,
+    positivity_threshold,
+)
 from cytomics.order_stats import median, quantiles
 from cytomics.populations import AGGREGATES, LABEL_CODES, LABEL_NAMES
 from cytomics.preprocess.model import Events
 
-__all__ = ["AlotGatingSettings", "GatingResult", "gate_alot"]
+# re-exported: the settings and the public helpers stay importable from here
+__all__ = ["AlotGatingSettings", "GatingResult", "control_refined_threshold", "gate_alot",
+           "marker_thresholds", "positivity_threshold", "sample_rows"]
 
 LINEAGE_MARKERS = ("cyMPO", "cyCD79a", "CD34", "CD19", "CD7", "smCD3", "cyCD3")
-
-
-@dataclass(frozen=True, slots=True)
-class AlotGatingSettings:
-    """Tunable parameters of the ALOT gating (display-scale units unless noted).
-
-    Attributes
-    ----------
-    bins
-        Bins per axis of the CD45/SSC density.
-    sigma_bins
-        Gaussian smoothing of the CD45/SSC density, in bins.
-    rel_persistence
-        Relative depth of the valley that keeps two CD45/SSC density peaks apart.
-    floor_fraction
-        Density (fraction of the maximum) below which a bin belongs to no basin.
-    min_basin_mass
-        Basins with fewer events than this fraction are merged into a neighbour.
-    marker_bins, marker_sigma_bins
-        1-D densities used for marker positivity thresholds.
-    marker_min_height
-        Smallest peak (fraction of the highest) taken as a marker population.
-    marker_min_prominence
-        A marker density peak must stand out by this fraction of the highest peak; lower
-        bumps (e.g. the spread of a negative population after compensation) merge into
-        their neighbour.
-    marker_tail_fraction
-        With a single (negative) peak, the threshold is where the density falls to this
-        fraction of that peak on its upper side.
-    marker_zero_margin
-        Peaks more than this below the display value of a raw 0 are compensation spread.
-    marker_positive_offset
-        A marker whose lowest peak lies this far above the tube's unstained level has no
-        visible negative peak (blasts positive and dominant).
-    control_peak_separation
-        smCD3 positivity is re-read off the mature T cells (see
-        :func:`control_refined_threshold`): their peak must stand out by this fraction of
-        its own height; ``control_cd45_sd_k``: CD45 distance (control's robust SDs) of the
-        events it would move out of the positive gate.
-    min_control_events
-        Minimum events for an internal control (T cells, neutrophils) to anchor positions.
-    anchor_min_peak_mass, anchor_window
-        Mature T cells are the brightest CD45 peak (holding at least this share) of the
-        smCD3+ cyCD3+ events; the anchor is their median within this CD45 window.
-    default_lymph_cd45_offset
-        Lymphocyte CD45 minus neutrophil CD45 assumed when one of the two anchors is missing.
-    lymph_ssc_ratio_max
-        Lymphocyte gate: SSC up to this multiple of the T-cell SSC (linear SSC).
-    mono_ssc_ratio_min
-        Monocytes: SSC at least this multiple of the T-cell SSC.
-    gran_ssc_position
-        Granulocytes: above this fraction of the way (log SSC) from lymphocytes to
-        neutrophils.
-    default_neutrophil_ssc_ratio
-        Neutrophil SSC / lymphocyte SSC assumed when no neutrophils are present.
-    lymph_cd45_position, mono_cd45_position
-        Lowest CD45 (fraction of the way from neutrophil to lymphocyte CD45 peak) of
-        lymphocytes / monocytes.
-    cd45neg_position
-        CD45-negative region: CD45 below this fraction of the way from the unstained level
-        (negative peaks of the lineage markers) to the lymphocytes. Only lineage-negative
-        events of that region are called CD45-negative; lineage-positive ones join the blasts.
-    mono_cd45_position_min, mono_cd45_sd_k
-        The monocyte gate reaches down to ``mono_cd45_sd_k`` robust SDs below the CD45
-        peak of the monocytes (brightest CD45 peak at intermediate SSC), but not below
-        ``mono_cd45_position_min`` nor above ``mono_cd45_position``.
-    lymph_cd45_floor
-        A lymphocyte or monocyte density basin may extend down to this CD45 position
-        (0 neutrophils, 1 lymphocytes) when the density valley lies there.
-    b_abnormal_min_fraction
-        CD19+ cyCD79a+ events in the blast region (CD45 dim/negative, SSC low) are normal B
-        precursors (hematogones) unless they reach this fraction of nucleated events.
-    b_cluster_min_fraction, b_cluster_sd_k, hematogone_cd45_floor
-        A smaller compact B cluster (at least ``b_cluster_min_fraction`` of nucleated) is
-        abnormal when its CD45 peak lies below the earliest hematogones, i.e. more than
-        ``hematogone_cd45_floor`` neutrophil-to-lymphocyte CD45 distances below the
-        neutrophils. The cluster is the dimmest density basin of the B-like events on
-        CD45 / log SSC (a polygon) when they split into several; otherwise it ends at the
-        CD45 valley to the hematogones or ``b_cluster_sd_k`` robust SDs above its peak
-        (hematogones above stay normal).
-    b_compact_min_fraction, b_compact_sd_ratio
-        Shape rule, independent of where the hematogones sit on CD45: hematogones are a
-        maturation continuum spread along CD45, a leukemic B population a compact,
-        homogeneous cluster. A B cluster holding at least ``b_compact_min_fraction`` of
-        nucleated events whose CD45 robust SD is at most ``b_compact_sd_ratio`` times
-        that of the neutrophils (a homogeneous normal population of the same tube: the
-        instrument's spread) is abnormal however close its CD45 lies to the hematogones.
-    b_cd34_merge_sd_k
-        When a B cluster is called abnormal but does not split from the hematogones on
-        CD45 / SSC, its edge is drawn on CD45 vs CD34 (hematogones: a stripe losing CD34
-        as CD45 rises; blasts: one compact cloud at the dim end): the density basins of
-        the B-like events whose CD45 peak lies within ``b_cd34_merge_sd_k`` robust CD45
-        SDs of the main one (CD34+ and CD34- blast subsets at the same CD45), plus every
-        CD34 level up to ``b_cd34_core_sd_k`` robust SDs above the main basin's CD45 median.
-    b_continuum_rho_max, b_continuum_min_events
-        Hematogone maturation continuum: CD34 is lost as CD45 rises, so across a normal B
-        precursor population the rank correlation of CD45 and CD34 is strongly negative; a
-        leukemic B cluster is homogeneous (CD34+ or CD34- or both at the same CD45: no such
-        trend). A B cluster the rules above would call abnormal is kept as B precursors,
-        with the review flag ``review_b_precursor_continuum``, when its Spearman correlation
-        of CD45 and CD34 (over at least ``b_continuum_min_events`` events) is at most
-        ``b_continuum_rho_max``.
-    t_aberrant_cy_sd_k, t_aberrant_sm_sd_k, t_aberrant_min_events, t_aberrant_min_fraction
-        T-lineage blasts are cyCD3 bright (as the mature T cells) but smCD3 negative/dim;
-        no normal cell is (NK cells: cyCD3 dim). With the mature T cells (the CD45-brightest
-        smCD3+ cyCD3+ events) as the internal control, events with cyCD3 above their median
-        minus ``t_aberrant_cy_sd_k`` robust SDs and smCD3 below their median minus
-        ``t_aberrant_sm_sd_k`` robust SDs are aberrant T cells. When at least
-        ``t_aberrant_min_events`` and ``t_aberrant_min_fraction`` of nucleated events are,
-        and no T-blast cluster was found otherwise, they are T blasts at any frequency
-        (flag ``blast_cluster_t_aberrant``; below ``other_review_max_fraction``
-        also ``small_blast_cluster_t_aberrant``).
-    second_lineage_cd34_min_fraction
-        Beside a lymphoid (B or T) blast population, CD34+ events of the blast region
-        outside that lineage (and not B-like) holding at least this fraction of nucleated
-        events are a second (bilineal) blast population; normal CD34+ myeloid precursors
-        hold a few percent. They join the blasts with the review flag
-        ``review_second_blast_lineage_cd34``.
-    gran_ssc_sd_review, gran_review_min_fraction
-        Granulocytes (granulocyte-gate events not called blasts) holding at least
-        ``gran_review_min_fraction`` of nucleated events with a log-SSC robust SD of at
-        least ``gran_ssc_sd_review`` (maturing neutrophils: ~0.19-0.21 in the simulated
-        normal marrows and bloods used for tuning) raise
-        ``review_granulocyte_ssc_atypical``: hypergranular CD34- blasts with the
-        neutrophils' CD45, SSC and MPO are not separable on the ALOT markers.
-    gran_dim_min_fraction, gran_dim_peak_mass, gran_dim_prominence
-        Granulocyte-gate events (not already blasts) below the CD45 valley to a dimmer,
-        separate CD45 peak (holding ``gran_dim_peak_mass`` of them and standing out by
-        ``gran_dim_prominence`` of the highest peak) are hypergranular blasts when they
-        hold at least ``gran_dim_min_fraction`` of nucleated events (flag
-        ``granular_blast_cluster_review``; see
-        :func:`cytomics.gating.myeloid.dim_granular_cluster`). 1.0 disables the rule.
-        Not applied to bone marrow (``specimen="BM"``), where promyelocytes and myelocytes
-        can pile up at the dim end of the maturation continuum; blood neutrophils are
-        mature.
-    pb_b_abnormal_min_fraction
-        In peripheral blood (``specimen="PB"``) there is no hematogone continuum: B-like
-        (CD19+ cyCD79a+) events of the CD45-dim blast region are abnormal from this
-        fraction of nucleated events (replaces ``b_abnormal_min_fraction``). The non-B
-        threshold is not lowered: blood basophils, monocyte tails and CD45-dim debris
-        reach 1-2% (a 2% threshold called blasts in a normal blood).
-    other_abnormal_min_fraction
-        Non-B events of the blast region form an abnormal (non-B) blast population only
-        when their *main cluster* (the density basin on CD45 / log SSC holding most of
-        them) reaches this fraction of nucleated events. Normal CD45-dim cells (CD34+
-        myeloid precursors, basophils, plasma cells) are small separate clouds, so their
-        total may exceed what any one of them holds.
-    other_review_max_fraction
-        An abnormal non-B cluster smaller than this fraction of nucleated events gets the
-        review flag ``small_blast_cluster_review`` (an expanded normal CD34+ myeloid
-        precursor compartment has the same CD45/SSC position and ALOT phenotype).
-    mono_abnormal_min_fraction
-        A monocyte gate holding at least this fraction of nucleated events is a monocytic
-        blast expansion (normal marrow and blood hold a few percent of monocytes): its
-        events below the CD45 valley to a brighter (normal monocyte) peak, or all of them
-        with one peak, are blasts (flag ``monocytic_expansion_called_blasts``; below
-        ``mono_call_review_max_fraction`` also ``monocyte_expansion_review``: a moderate
-        expansion may be a reactive monocytosis).
-    mono_review_min_fraction
-        Monocytes (monocyte-gate events not already called blasts) holding at least this
-        fraction of nucleated events, but less than ``mono_abnormal_min_fraction``, raise
-        ``monocyte_expansion_review``: beyond normal marrow/blood monocytes (monocytosis:
-        more than 10% of leukocytes),
-        and monocytic blasts are not separable from monocytes on the ALOT markers.
-    cluster_lineage_positive_min, cluster_core_sd_k
-        When at least ``cluster_lineage_positive_min`` of the main cluster is positive for
-        a lineage marker (CD34, CD7, cyMPO, cyCD3), lineage-negative events count (and are
-        gated) as blasts only inside the core of the lineage-positive ones on CD45 / log
-        SSC (an ellipse of ``cluster_core_sd_k`` robust SDs around their median); the
-        lineage-negative basophils, plasma cells and debris elsewhere in the region do not.
-    cluster_cd7_min, cluster_mpo_max
-        A cluster whose lineage-positive events are at least ``cluster_cd7_min`` CD7+ and
-        less than ``cluster_mpo_max`` MPO+ is a CD7+ (non-myeloid) blast population:
-        its CD7- events (normal CD34+ myeloid precursors) are not blasts.
-    cluster_mpo_reference_min, blast_share_core, blast_share_quantile, blast_share_min
-        A (non-B, non-CD7) cluster whose lineage-positive events are at least
-        ``cluster_mpo_reference_min`` MPO+ is myeloid: its MPO+ events are the blasts'
-        reference. Events of the blast region without MPO (CD34+ MPO- normal myeloid
-        precursors, MPO- blasts, basophils, plasma cells) are blasts only where, on CD45 /
-        log SSC, blasts with the reference's shape make up at least ``blast_share_min`` of
-        them; the number of such blasts is the ``blast_share_quantile`` of the density
-        ratio (others / reference) over the reference's core (density at least
-        ``blast_share_core`` of its peak).
-    cluster_mpo_sd_k
-        MPO+ blasts are homogeneous: the reference (and the MPO+ events counted without
-        the share test) are those within ``cluster_mpo_sd_k`` robust SDs (upper flank) of
-        the brightest MPO peak of the cluster's MPO+ events, when that bound lies above the
-        MPO threshold (the MPO-dim tail of normal precursors is judged like MPO- events).
-    cluster_bins, cluster_sigma_bins, cluster_rel_persistence, cluster_floor_fraction
-        Density (bins per axis, smoothing in bins) and basin split (valley depth, floor)
-        used to find that main cluster.
-    neutrophil_peak_min_mass, neutrophil_mpo_tie_sd
-        The neutrophil anchor is one log-SSC density peak of the high-SSC MPO+ events
-        (peaks holding at least ``neutrophil_peak_min_mass`` of them): the MPO-brightest
-        one (neutrophils set the tube's MPO level), the largest of those within
-        ``neutrophil_mpo_tie_sd`` robust SDs of it. MPO+ blasts reaching the granulocyte
-        SSC (a lower, MPO-dimmer peak) and eosinophils (a higher one) stay out of it.
-    extend_share_min, extend_sd_k
-        A non-lymphoid blast cluster cut by the monocyte / granulocyte region lines is
-        extrapolated from its uncut flanks (a 2-D normal on CD45 / log SSC, see
-        :func:`cytomics.gating.myeloid.extrapolated_cluster`): monocyte- and
-        granulocyte-gate events where that cloud makes up at least ``extend_share_min`` of
-        all events, within ``extend_sd_k`` SDs of its peak, are blasts. The cloud's CD45
-        centre is the nearest CD45/SSC density peak within ``extend_peak_sd_k`` SDs of the
-        clipped part's own peak.
-    max_vertices
-        Vertex budget of every polygon gate.
-    min_population_events
-        Populations with fewer events are flagged ``population_missing:<name>``.
-    sample_events
-        Events sampled (deterministically) for per-basin statistics.
-    """
-
-    bins: int = 128
-    sigma_bins: float = 2.0
-    rel_persistence: float = 0.45
-    floor_fraction: float = 0.002
-    min_basin_mass: float = 0.002
-    marker_bins: int = 256
-    marker_sigma_bins: float = 3.0
-    marker_min_height: float = 0.02
-    marker_min_prominence: float = 0.1
-    marker_tail_fraction: float = 0.02
-    marker_zero_margin: float = 0.03
-    marker_positive_offset: float = 0.2
-    min_control_events: int = 25
-    control_peak_separation: float = 0.7
-    control_cd45_sd_k: float = 1.5
-    anchor_min_peak_mass: float = 0.15
-    anchor_window: float = 0.08
-    default_lymph_cd45_offset: float = 0.2
-    lymph_ssc_ratio_max: float = 2.2
-    mono_ssc_ratio_min: float = 2.0
-    gran_ssc_position: float = 0.72
-    default_neutrophil_ssc_ratio: float = 9.0
-    lymph_cd45_position: float = 0.62
-    mono_cd45_position: float = 0.45
-    mono_cd45_position_min: float = 0.2
-    mono_cd45_sd_k: float = 2.5
-    cd45neg_position: float = 0.3
-    lymph_cd45_floor: float = 0.3
-    b_abnormal_min_fraction: float = 0.25
-    b_cluster_min_fraction: float = 0.02
-    b_cluster_sd_k: float = 2.0
-    hematogone_cd45_floor: float = 0.4
-    b_compact_min_fraction: float = 0.08
-    b_cd34_merge_sd_k: float = 2.0
-    b_cd34_core_sd_k: float = 1.0
-    b_compact_sd_ratio: float = 1.3
-    b_continuum_rho_max: float = -0.5
-    b_continuum_min_events: int = 100
-    second_lineage_cd34_min_fraction: float = 0.08
-    gran_ssc_sd_review: float = 0.22
-    gran_review_min_fraction: float = 0.3
-    t_aberrant_cy_sd_k: float = 3.0
-    t_aberrant_sm_sd_k: float = 4.0
-    t_aberrant_min_events: int = 30
-    t_aberrant_min_fraction: float = 0.002
-    gran_dim_min_fraction: float = 0.08
-    pb_b_abnormal_min_fraction: float = 0.005
-    gran_dim_peak_mass: float = 0.1
-    gran_dim_prominence: float = 0.1
-    other_abnormal_min_fraction: float = 0.035
-    other_review_max_fraction: float = 0.10
-    mono_abnormal_min_fraction: float = 0.18
-    mono_call_review_max_fraction: float = 0.25
-    mono_review_min_fraction: float = 0.10
-    cluster_lineage_positive_min: float = 0.1
-    cluster_core_sd_k: float = 2.0
-    cluster_cd7_min: float = 0.5
-    cluster_mpo_max: float = 0.2
-    blast_share_core: float = 0.5
-    blast_share_quantile: float = 0.25
-    blast_share_min: float = 0.5
-    cluster_mpo_reference_min: float = 0.25
-    cluster_mpo_sd_k: float = 2.5
-    cluster_bins: int = 64
-    cluster_sigma_bins: float = 1.5
-    cluster_rel_persistence: float = 0.3
-    cluster_floor_fraction: float = 0.01
-    neutrophil_peak_min_mass: float = 0.05
-    neutrophil_mpo_tie_sd: float = 1.0
-    extend_share_min: float = 0.5
-    extend_peak_sd_k: float = 1.5
-    extend_sd_k: float = 2.5
-    max_vertices: int = 24
-    min_population_events: int = 10
-    sample_events: int = 200_000
-
-    @classmethod
-    def from_mapping(cls, d: Mapping[str, Any] | None) -> AlotGatingSettings:
-        """Build settings from a config mapping; unknown keys raise :class:`ConfigError`."""
-        d = dict(d or {})
-        names = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(d) - set(names))
-        if unknown:
-            raise ConfigError(f"gating: unknown setting(s) {unknown}; known: {sorted(names)}")
-        kw: dict[str, Any] = {}
-        for k, v in d.items():
-            typ = int if names[k].type in ("int", int) else float
-            try:
-                kw[k] = typ(v)
-            except (TypeError, ValueError):
-                raise ConfigError(f"gating: setting {k}={v!r} is not a number") from None
-        return cls(**kw)
 
 
 @dataclass(slots=True)
@@ -423,639 +147,6 @@ def _ssc_column(events: Events) -> int:
     raise PanelMismatchError(
         "ALOT gating needs a side-scatter channel (SSC-A); none found",
         path=events.acquisition.path,
-    )
-
-
-def positivity_threshold(
-    values: np.ndarray,
-    settings: AlotGatingSettings,
-    *,
-    zero: float | None = None,
-    unstained: float | None = None,
-) -> tuple[float, float]:
-    """Threshold between the negative population of a marker and its positive cells.
-
-    The negative population is the lowest density peak holding a real share of events;
-    the threshold is the valley between it and the next peak above, or, with one peak,
-    where that peak's upper flank falls to ``marker_tail_fraction`` of its height.
-
-    Parameters
-    ----------
-    values
-        Display-scale values of the marker.
-    settings
-        Gating settings.
-    zero
-        Display value of a raw 0 (compensation spreads negative events below it; a peak
-        clearly below it is spread, never a population).
-    unstained
-        Shared unstained level (display scale) of the tube. When the lowest peak lies
-        well above it (the blasts are positive and outnumber every negative cell), the
-        threshold is the valley between that level and the positive peak.
-
-    Returns
-    -------
-    threshold, negative_peak
-        Positivity threshold and the position of the lowest (negative) peak.
-    """
-    v = values[np.isfinite(values)]
-    if v.size < 10:
-        return float("nan"), float("nan")
-    lo, hi = quantiles(v, [0.001, 0.999])
-    pad = 0.05 * max(hi - lo, 1e-3)
-    d = dens.density_1d(
-        v, lo=float(lo - pad), hi=float(hi + pad), bins=settings.marker_bins,
-        sigma_bins=settings.marker_sigma_bins,
-    )
-    peaks = dens.find_peaks_1d(
-        d, min_height=settings.marker_min_height,
-        min_prominence=settings.marker_min_prominence,
-    )
-    peaks = [p for p in peaks if p.mass >= 0.03] or peaks
-    if zero is not None:
-        peaks = [p for p in peaks if p.position >= zero - settings.marker_zero_margin] or peaks
-    if not peaks:
-        return float(np.quantile(v, 0.5)), float("nan")
-    peaks.sort(key=lambda p: p.position)
-    neg = peaks[0]
-    if unstained is not None and neg.position > unstained + settings.marker_positive_offset:
-        # every visible peak is positive: the negative cells are the few near unstained
-        return dens.valley_between(d, unstained, neg.position), float(unstained)
-    if len(peaks) >= 2:
-        return dens.valley_between(d, neg.position, peaks[1].position), neg.position
-    level = settings.marker_tail_fraction * neg.height
-    above = np.flatnonzero(d.density[neg.index :] < level)
-    i = neg.index + int(above[0]) if above.size else len(d.density) - 1
-    return float(d.centers[i]), neg.position
-
-
-def control_refined_threshold(
-    values: np.ndarray, threshold: float, settings: AlotGatingSettings,
-    *, x45: np.ndarray | None = None,
-) -> float:
-    """Threshold moved up to the valley below the brightest well-separated population.
-
-    The internal control (e.g. mature T cells for smCD3) is the brightest population of a
-    marker. A dominant population whose spread (compensation spreading error) reaches far
-    above its peak can pull the 1-D threshold (its tail) into itself; the expert then sets
-    the gate on the control. The brightest density peak standing out by at least
-    ``control_peak_separation`` of its own height and holding ``min_control_events`` is the
-    control; when the valley below it lies more than ``marker_positive_offset`` above
-    ``threshold`` and (given ``x45``, CD45 of the same events) the events between the two
-    have a median CD45 at least ``control_cd45_sd_k`` robust SDs (of the control's CD45)
-    below the control's (blasts, not a dimmer subset of the control cells), that valley is
-    the threshold.
-    """
-    from cytomics.peaks import find_peaks, prominence_and_bases
-
-    v = values[np.isfinite(values)]
-    if v.size < 2 * settings.min_control_events or not np.isfinite(threshold):
-        return threshold
-    lo, hi = quantiles(v, [0.001, 0.999])
-    pad = 0.05 * max(hi - lo, 1e-3)
-    d = dens.density_1d(v, lo=float(lo - pad), hi=float(hi + pad), bins=settings.marker_bins,
-                        sigma_bins=settings.marker_sigma_bins)
-    y = np.concatenate([[0.0], d.density, [0.0]])
-    idx, prominences = find_peaks(y, prominence=0.0)
-    if idx.size < 2:
-        return threshold
-    sep = prominences >= settings.control_peak_separation * y[idx]
-    n_per = v.size / max(float(d.density.sum()), 1e-12)
-    for k in range(idx.size - 1, 0, -1):  # brightest first
-        if not sep[k]:
-            continue
-        i = idx[k]
-        _, lb, rb = prominence_and_bases(y, int(i))
-        mass = float(y[lb : rb + 1].sum()) * n_per
-        if mass < settings.min_control_events:
-            continue
-        j = idx[int(np.argmax(y[idx[:k]]))]  # main population below the control
-        new = dens.valley_between(d, float(d.centers[j - 1]), float(d.centers[i - 1]))
-        if new <= threshold + settings.marker_positive_offset:
-            return threshold
-        if x45 is not None:
-            # the events moved out of the positive gate are CD45-dimmer than the control
-            # (blasts), not a dimmer subset of the same cells
-            w = x45[np.isfinite(values)]
-            ctrl, moved = w[v >= new], w[(v >= threshold) & (v < new)]
-            if ctrl.size < settings.min_control_events or moved.size == 0:
-                return threshold
-            med = float(np.median(ctrl))
-            sd = max(float(np.median(np.abs(ctrl - med))) / 0.6745, 1e-3)
-            if float(np.median(moved)) > med - settings.control_cd45_sd_k * sd:
-                return threshold
-        return new
-    return threshold
-
-
-def _display_zero(events: Events, column: int) -> float | None:
-    ct = events.transforms[column]
-    if getattr(ct, "kind", None) == "logicle":
-        # the logicle of 0 is x1 = x2 + w exactly (the table's first cell starts there):
-        # computed as in ``kernels.logicle_params``, without loading the array kernels
-        try:
-            from cytomics.preprocess.transforms import validate_transform
-
-            validate_transform(ct)
-            m_a = float(ct.M) + float(ct.A)
-            z = float(ct.A) / m_a + float(ct.W) / m_a
-        except (ValueError, TypeError, KeyError, ZeroDivisionError):
-            z = float("nan")
-        return z if np.isfinite(z) else None
-    try:
-        from cytomics.preprocess.transforms import apply_transform
-
-        z = float(np.asarray(apply_transform(np.zeros(1), events.transforms[column]))[0])
-    except (ValueError, TypeError, KeyError):  # unknown transform: no zero cut
-        return None
-    return z if np.isfinite(z) else None
-
-
-def marker_thresholds(
-    events: Events, mk: Mapping[str, np.ndarray], settings: AlotGatingSettings
-) -> tuple[dict[str, float], float | None]:
-    """Positivity threshold of every lineage marker and the tube's unstained level.
-
-    The unstained level is the median of the markers' negative peaks (autofluorescence is
-    similar across the channels of a logicle-scaled tube); a marker whose lowest peak lies
-    far above it is re-thresholded against it (see :func:`positivity_threshold`).
-    """
-    cache: dict[Any, float | None] = {}
-    zeros = {}
-    for m in mk:
-        t = events.transforms[events.markers[m]]
-        if t not in cache:
-            cache[t] = _display_zero(events, events.markers[m])
-        zeros[m] = cache[t]
-    first = {m: positivity_threshold(mk[m], settings, zero=zeros[m]) for m in mk}
-    negs = [p for _, p in first.values() if np.isfinite(p)]
-    if len(negs) < 3:
-        return {m: t for m, (t, _) in first.items()}, None
-    unstained = float(np.median(negs))
-    out = {}
-    for m, (t, p) in first.items():
-        if np.isfinite(p) and p > unstained + settings.marker_positive_offset:
-            t = positivity_threshold(mk[m], settings, zero=zeros[m], unstained=unstained)[0]
-        out[m] = t
-    return out, unstained
-
-
-def _t_cell_anchor(
-    x: np.ndarray, y: np.ndarray, t_cells: np.ndarray, s: AlotGatingSettings
-) -> tuple[float, float] | None:
-    """(CD45, SSC) of the mature T cells, or ``None`` when too few are present.
-
-    Events passing the smCD3/cyCD3 thresholds can include T-lineage blasts (smCD3 dim),
-    which sit at lower CD45; mature T cells are the brightest CD45 peak of these events.
-    """
-    if t_cells.sum() < s.min_control_events:
-        return None
-    xt, yt = x[t_cells], y[t_cells]
-    lo, hi = float(xt.min()) - 0.05, float(xt.max()) + 0.05
-    d = dens.density_1d(xt, lo=lo, hi=hi, bins=128, sigma_bins=2.0)
-    peaks = [p for p in dens.find_peaks_1d(d, min_height=0.05, min_prominence=0.1)
-             if p.mass >= s.anchor_min_peak_mass]
-    if not peaks:
-        return float(np.median(xt)), float(np.median(yt))
-    top = max(peaks, key=lambda p: p.position)
-    near = np.abs(xt - top.position) <= s.anchor_window
-    if near.sum() < s.min_control_events:
-        return float(np.median(xt)), float(np.median(yt))
-    return float(np.median(xt[near])), float(np.median(yt[near]))
-
-
-def _t_aberrant_bounds(
-    x45: np.ndarray, t_cells: np.ndarray, mk: Mapping[str, np.ndarray], lymph45: float,
-    s: AlotGatingSettings,
-) -> tuple[float, float] | None:
-    """(lowest cyCD3, highest smCD3) of aberrant T cells (cyCD3 bright, smCD3 negative),
-    read off the mature T cells: the smCD3+ cyCD3+ events within ``anchor_window`` of the
-    T-cell CD45 anchor. ``None`` without both markers or enough mature T cells."""
-    if "cyCD3" not in mk or "smCD3" not in mk:
-        return None
-    ti = np.flatnonzero(t_cells)
-    ti = ti[np.abs(x45[ti] - lymph45) <= s.anchor_window]
-    if ti.size < s.min_control_events:
-        return None
-    ti = ti[:: max(1, ti.size // 5000)]  # medians need no more events
-
-    def med_sd(v: np.ndarray) -> tuple[float, float]:
-        med = float(np.median(v))
-        return med, max(float(np.median(np.abs(v - med))) / 0.6745, 1e-3)
-
-    cy_m, cy_sd = med_sd(mk["cyCD3"][ti])
-    sm_m, sm_sd = med_sd(mk["smCD3"][ti])
-    return cy_m - s.t_aberrant_cy_sd_k * cy_sd, sm_m - s.t_aberrant_sm_sd_k * sm_sd
-
-
-def _brightest_peak(x: np.ndarray, s: AlotGatingSettings) -> tuple[float, float] | None:
-    """Position and robust SD (from its upper flank) of the highest-valued density peak of
-    ``x`` holding at least ``anchor_min_peak_mass``; ``None`` with too few events."""
-    if x.size < s.min_control_events:
-        return None
-    d = dens.density_1d(x, lo=float(x.min()) - 0.05, hi=float(x.max()) + 0.05, bins=128,
-                        sigma_bins=2.0)
-    peaks = [p for p in dens.find_peaks_1d(d, min_height=0.05, min_prominence=0.1)
-             if p.mass >= s.anchor_min_peak_mass]
-    if not peaks:
-        return None
-    top = max(peaks, key=lambda p: p.position).position
-    upper = x[x > top] - top
-    if upper.size < s.min_control_events:
-        return None
-    return top, float(np.median(upper) / 0.6745)  # half-normal: median = 0.6745 SD
-
-
-def _neutrophil_events(
-    ssc: np.ndarray, mpo: np.ndarray, cand: np.ndarray, s: AlotGatingSettings
-) -> np.ndarray:
-    """The neutrophils among high-SSC MPO+ events (``cand``): one density peak on log SSC.
-
-    MPO+ myeloid blasts can reach far into the granulocyte SSC range (and outnumber the
-    neutrophils); eosinophils lie above the neutrophils. When the candidates split into
-    several log-SSC peaks (each holding ``neutrophil_peak_min_mass`` of them), the
-    neutrophils are the peak with the brightest cyMPO (they set the tube's MPO level;
-    myeloblasts and eosinophils are dimmer); peaks whose MPO median lies within
-    ``neutrophil_mpo_tie_sd`` robust SDs of it tie, and the one holding most events wins.
-    The neutrophils are the events between that peak's valleys to its neighbours. With a
-    single peak, all candidates are the neutrophils.
-    """
-    if cand.sum() < 2 * s.min_control_events:
-        return cand
-    idx = np.flatnonzero(cand)
-    ly = np.log(np.maximum(ssc[idx], 1e-6))
-    d = dens.density_1d(ly, lo=float(ly.min()) - 0.1, hi=float(ly.max()) + 0.1,
-                        bins=128, sigma_bins=2.0)
-    pk = sorted((p for p in dens.find_peaks_1d(d, min_height=0.02, min_prominence=0.02)
-                 if p.mass >= s.neutrophil_peak_min_mass), key=lambda p: p.position)
-    if len(pk) < 2:
-        return cand
-    cuts = [-np.inf] + [dens.valley_between(d, pk[i].position, pk[i + 1].position)
-                        for i in range(len(pk) - 1)] + [np.inf]
-    sel = [(ly >= cuts[i]) & (ly < cuts[i + 1]) for i in range(len(pk))]
-    mv = mpo[idx]
-    med = [float(np.median(mv[m])) if m.any() else -np.inf for m in sel]
-    top = int(np.argmax(med))
-    sd = float(np.median(np.abs(mv[sel[top]] - med[top]))) / 0.6745
-    tied = [i for i in range(len(pk)) if med[i] >= med[top] - s.neutrophil_mpo_tie_sd * sd]
-    k = max(tied, key=lambda i: int(sel[i].sum()))
-    if sel[k].sum() < s.min_control_events:
-        return cand
-    out = np.zeros_like(cand)
-    out[idx[sel[k]]] = True
-    return out
-
-
-def _b_blast_cluster(
-    x45: np.ndarray, neutro45: float, span45: float, nucleated: int, s: AlotGatingSettings,
-    *, ref_sd: float = float("nan"),
-) -> tuple[float, bool]:
-    """CD45 upper limit of a leukemic B cluster among B-like (CD19+ cyCD79a+) events of the
-    blast region, and whether the cluster is abnormal.
-
-    The cluster is the lowest CD45 density peak of these events; it ends at the valley to
-    the next peak (the hematogone continuum) or ``b_cluster_sd_k`` robust SDs above its
-    peak. It is abnormal when it holds ``b_abnormal_min_fraction`` of the nucleated
-    events, or ``b_cluster_min_fraction`` with a peak clearly dimmer than the earliest
-    hematogones (``hematogone_cd45_floor``, in units of the neutrophil-to-lymphocyte CD45
-    distance below the neutrophils), or ``b_compact_min_fraction`` with a CD45 spread
-    (robust SD of the peak's lower flank) no wider than ``b_compact_sd_ratio`` times
-    ``ref_sd`` (the neutrophils' CD45 robust SD): a compact cluster, not a continuum.
-    """
-    if x45.size < s.min_population_events:
-        return float("inf"), False
-    d = dens.density_1d(x45, lo=float(x45.min()) - 0.05, hi=float(x45.max()) + 0.05,
-                        bins=128, sigma_bins=2.0)
-    peaks = sorted((p for p in dens.find_peaks_1d(d, min_height=0.05, min_prominence=0.1)
-                    if p.mass >= 0.1), key=lambda p: p.position)
-    if not peaks:
-        return float("inf"), False
-    low = peaks[0]
-    below = low.position - x45[x45 < low.position]
-    sd = float(np.median(below) / 0.6745) if below.size >= 10 else 0.05
-    cut = low.position + s.b_cluster_sd_k * sd
-    if len(peaks) >= 2:
-        cut = min(cut, dens.valley_between(d, low.position, peaks[1].position))
-    frac = float((x45 < cut).sum()) / max(nucleated, 1)
-    dim = low.position <= neutro45 - s.hematogone_cd45_floor * span45
-    compact = bool(np.isfinite(ref_sd)) and sd <= s.b_compact_sd_ratio * ref_sd
-    abnormal = (frac >= s.b_abnormal_min_fraction
-                or (frac >= s.b_cluster_min_fraction and dim)
-                or (frac >= s.b_compact_min_fraction and compact))
-    return float(cut), bool(abnormal)
-
-
-def _maturation_continuum(x45: np.ndarray, cd34: np.ndarray, s: AlotGatingSettings) -> bool:
-    """Whether B-like events form a hematogone maturation continuum: CD34 falls as CD45
-    rises (Spearman correlation at most ``b_continuum_rho_max``)."""
-    if x45.size < s.b_continuum_min_events:
-        return False
-    step = max(1, x45.size // 5000)  # a rank correlation needs no more events
-    rx = np.argsort(np.argsort(x45[::step])).astype(np.float64)
-    ry = np.argsort(np.argsort(cd34[::step])).astype(np.float64)
-    if rx.std() == 0 or ry.std() == 0:
-        return False
-    rho = float(np.corrcoef(rx, ry)[0, 1])
-    return bool(np.isfinite(rho) and rho <= s.b_continuum_rho_max)
-
-
-def _main_cluster(
-    x45: np.ndarray, ssc: np.ndarray, s: AlotGatingSettings
-) -> tuple[np.ndarray, tuple[float, float]]:
-    """The dominant compact cluster of the blast-region events on CD45 / log SSC.
-
-    A leukemic population is one dense cloud; normal CD45-dim cells (CD34+ myeloid
-    precursors, basophils, plasma cells, monocyte tails) are small separate clouds. The
-    events are split into density basins and the basin holding the most events is the
-    cluster.
-
-    Returns
-    -------
-    member, peak
-        Bool mask over the given events (members of the main basin) and the (CD45, SSC)
-        position of its density peak. Empty mask with fewer than ``min_population_events``.
-    """
-    member = np.zeros(x45.size, dtype=bool)
-    if x45.size < max(s.min_population_events, 10):
-        return member, (float("nan"), float("nan"))
-    ly = np.log(np.maximum(ssc, 1e-4))
-    xr = (float(x45.min()) - 0.03, float(x45.max()) + 0.03)
-    yr = (float(ly.min()) - 0.1, float(ly.max()) + 0.1)
-    d2 = dens.density_2d(x45, ly, xrange=xr, yrange=yr,
-                         bins=(s.cluster_bins, s.cluster_bins), sigma_bins=s.cluster_sigma_bins)
-    blab, info = dens.basins_2d(d2, floor_fraction=s.cluster_floor_fraction,
-                                rel_persistence=s.cluster_rel_persistence, min_mass=0.02)
-    if not info:
-        return member, (float("nan"), float("nan"))
-    bx, by = d2.bin_of(x45, ly)
-    ev = blab[bx, by]
-    counts = np.bincount(ev[ev >= 0], minlength=len(info))
-    k = int(np.argmax(counts))
-    member = ev == k
-    return member, (float(info[k]["x"]), float(np.exp(info[k]["y"])))
-
-
-def _core_ellipse(
-    x45: np.ndarray, ssc: np.ndarray, s: AlotGatingSettings
-) -> tuple[float, float, float, float] | None:
-    """Core of a cluster on CD45 / log SSC: (CD45 centre, log-SSC centre, CD45 radius,
-    log-SSC radius) of the axis-aligned ellipse of ``cluster_core_sd_k`` robust SDs around
-    the median; ``None`` with too few events."""
-    if x45.size < s.min_population_events:
-        return None
-    ly = np.log(np.maximum(ssc.astype(np.float64), 1e-4))
-    x45 = x45.astype(np.float64)
-
-    def mad_sd(v: np.ndarray) -> float:
-        return max(float(np.median(np.abs(v - np.median(v)))) / 0.6745, 1e-3)
-
-    k = s.cluster_core_sd_k
-    return float(np.median(x45)), float(np.median(ly)), k * mad_sd(x45), k * mad_sd(ly)
-
-
-def _in_ellipse(x45: np.ndarray, ssc: np.ndarray, e: tuple[float, float, float, float]) -> np.ndarray:
-    ly = np.log(np.maximum(ssc.astype(np.float64), 1e-4))
-    return ((x45 - e[0]) / e[2]) ** 2 + ((ly - e[1]) / e[3]) ** 2 <= 1.0
-
-
-def _ellipse_polygon(e: tuple[float, float, float, float], n_vertices: int) -> np.ndarray:
-    """Vertices (CD45, linear SSC) of the ellipse (curved in linear SSC, as drawn)."""
-    t = np.linspace(0.0, 2.0 * np.pi, max(n_vertices, 8), endpoint=False)
-    return np.column_stack([e[0] + e[2] * np.cos(t), np.exp(e[1] + e[3] * np.sin(t))])
-
-
-def _robust_tail_above(v: np.ndarray, cut: float) -> float:
-    """Share of a normal with the median and MAD-based SD of ``v`` lying above ``cut``."""
-    med = float(np.median(v))
-    sd = max(float(np.median(np.abs(v - med))) / 0.6745, 1e-3)
-    return 0.5 * math.erfc((cut - med) / (sd * math.sqrt(2.0)))  # normal CDF, no scipy.special
-
-
-def _closer_to_blasts(
-    blast_xy: tuple[np.ndarray, np.ndarray],
-    ref_xy: tuple[np.ndarray, np.ndarray],
-    s: AlotGatingSettings,
-    *,
-    prior: float = 1.0,
-) -> np.ndarray | None:
-    """Polygon of the plane where ``prior`` times the blasts' (normalised, smoothed)
-    density exceeds that of a reference population, e.g. blasts vs neutrophils on CD45 /
-    MPO (``prior``: expected blasts per reference event there); ``None`` when either has
-    too few events or the region is empty."""
-    bx, by = blast_xy
-    rx, ry = ref_xy
-    if bx.size < s.min_control_events * 2 or rx.size < s.min_control_events * 2:
-        return None
-    allx, ally = np.concatenate([bx, rx]), np.concatenate([by, ry])
-    xr = (float(np.quantile(allx, 0.001)) - 0.05, float(np.quantile(allx, 0.999)) + 0.05)
-    yr = (float(np.quantile(ally, 0.001)) - 0.05, float(np.quantile(ally, 0.999)) + 0.05)
-    kw = dict(xrange=xr, yrange=yr, bins=(s.cluster_bins, s.cluster_bins),
-              sigma_bins=s.cluster_sigma_bins)
-    db = dens.density_2d(bx.astype(np.float64), by.astype(np.float64), **kw)
-    dr = dens.density_2d(rx.astype(np.float64), ry.astype(np.float64), **kw)
-    fb = db.density / max(float(db.density.sum()), 1e-12)
-    fr = dr.density / max(float(dr.density.sum()), 1e-12)
-    region = (prior * fb > fr) & (fb >= s.cluster_floor_fraction * float(fb.max()))
-    if not region.any():
-        return None
-    poly = dens.region_to_polygon(region, db.x_edges, db.y_edges, max_vertices=s.max_vertices)
-    return poly if len(poly) >= 3 else None
-
-
-def _blast_share_polygon(
-    ref_x: np.ndarray, ref_y: np.ndarray, mix_x: np.ndarray, mix_y: np.ndarray,
-    s: AlotGatingSettings,
-) -> tuple[np.ndarray | None, float]:
-    """Where, on CD45 / log SSC, most events of a mixed population are blasts.
-
-    ``ref`` are blasts of the cluster's defining phenotype (e.g. its MPO+ events); ``mix``
-    the other events of the blast region (blasts lacking that marker, normal CD34+
-    myeloid precursors, basophils, plasma cells, debris). Blasts without the marker share
-    the blasts' CD45/SSC shape, so ``mix`` is read as ``a * f_ref + others``: ``a`` is the
-    largest multiple of the reference density that fits under the mixture over the core
-    of the blasts (a low quantile of the density ratio there, robust to other cells
-    piled on top). The polygon is where this blast share reaches ``blast_share_min`` of
-    the mixture (and the reference density ``cluster_floor_fraction`` of its peak).
-
-    Returns
-    -------
-    polygon, a
-        Polygon (CD45, linear SSC) or ``None`` (too few events / empty region), and the
-        estimated number of blasts among ``mix``.
-    """
-    if ref_x.size < s.min_control_events * 2 or mix_x.size < s.min_control_events:
-        return None, 0.0
-    lr = np.log(np.maximum(ref_y.astype(np.float64), 1e-4))
-    lm = np.log(np.maximum(mix_y.astype(np.float64), 1e-4))
-    ax, ay = np.concatenate([ref_x, mix_x]).astype(np.float64), np.concatenate([lr, lm])
-    xr = (float(np.quantile(ax, 0.001)) - 0.05, float(np.quantile(ax, 0.999)) + 0.05)
-    yr = (float(np.quantile(ay, 0.001)) - 0.2, float(np.quantile(ay, 0.999)) + 0.2)
-    kw = dict(xrange=xr, yrange=yr, bins=(s.cluster_bins, s.cluster_bins),
-              sigma_bins=s.cluster_sigma_bins)
-    db = dens.density_2d(ref_x.astype(np.float64), lr, **kw)
-    dm = dens.density_2d(mix_x.astype(np.float64), lm, **kw)
-    fb = db.density / max(float(db.density.sum()), 1e-12)
-    core = fb >= s.blast_share_core * float(fb.max())
-    ratio = dm.density[core] / np.maximum(fb[core], 1e-12)
-    a = float(min(np.quantile(ratio, s.blast_share_quantile), mix_x.size)) if ratio.size else 0.0
-    region = ((a * fb >= s.blast_share_min * dm.density)
-              & (fb >= s.cluster_floor_fraction * float(fb.max())))
-    if a < s.min_population_events or not region.any():
-        return None, a
-    poly = dens.region_to_polygon(region, db.x_edges, db.y_edges, max_vertices=s.max_vertices)
-    if len(poly) < 3:
-        return None, a
-    return np.column_stack([poly[:, 0], np.exp(poly[:, 1])]), a
-
-
-def _in_polygon(x: np.ndarray, y: np.ndarray, poly: np.ndarray) -> np.ndarray:
-    from cytomics.gating.strategy import _polygon
-
-    return _polygon(np.column_stack([x, y]).astype(np.float64), 0, 1, poly)
-
-
-def _b_blast_cluster_2d(
-    x45: np.ndarray, ssc: np.ndarray, neutro45: float, span45: float, nucleated: int,
-    s: AlotGatingSettings, *, ref_sd: float = float("nan"),
-) -> tuple[np.ndarray | None, np.ndarray, bool]:
-    """Leukemic B cluster among B-like events of the blast region on CD45 / log SSC.
-
-    Hematogones are a low-SSC stripe running along CD45 towards the lymphocytes; leukemic
-    B blasts a separate, compact cloud with dimmer CD45 and usually higher SSC. When the
-    events split into two or more density basins, the basin with the dimmest CD45 peak
-    is the candidate cluster; it is abnormal by the same size / dimness rules as
-    :func:`_b_blast_cluster`.
-
-    Returns
-    -------
-    polygon, member, abnormal
-        Polygon (CD45, linear SSC) of the cluster's basin (``None`` without a split),
-        members among the given events, and whether the cluster is abnormal.
-    """
-    member = np.zeros(x45.size, dtype=bool)
-    if x45.size < max(s.min_population_events, 50):
-        return None, member, False
-    ly = np.log(np.maximum(ssc.astype(np.float64), 1e-4))
-    x45 = x45.astype(np.float64)
-    xr = (float(x45.min()) - 0.05, float(x45.max()) + 0.05)
-    yr = (float(ly.min()) - 0.2, float(ly.max()) + 0.2)
-    d2 = dens.density_2d(x45, ly, xrange=xr, yrange=yr,
-                         bins=(s.cluster_bins, s.cluster_bins), sigma_bins=s.cluster_sigma_bins)
-    blab, info = dens.basins_2d(d2, floor_fraction=s.cluster_floor_fraction,
-                                rel_persistence=s.cluster_rel_persistence, min_mass=0.1)
-    if len(info) < 2:
-        return None, member, False
-    k = int(np.argmin([b["x"] for b in info]))
-    bx, by = d2.bin_of(x45, ly)
-    member = blab[bx, by] == k
-    region = blab == k
-    poly = dens.region_to_polygon(region, d2.x_edges, d2.y_edges, max_vertices=s.max_vertices)
-    if len(poly) < 3:
-        return None, np.zeros(x45.size, dtype=bool), False
-    poly = np.column_stack([poly[:, 0], np.exp(poly[:, 1])])
-    frac = float(member.sum()) / max(nucleated, 1)
-    dim = info[k]["x"] <= neutro45 - s.hematogone_cd45_floor * span45
-    xm = x45[member]
-    sd = float(np.median(np.abs(xm - np.median(xm)))) / 0.6745 if xm.size else float("inf")
-    compact = bool(np.isfinite(ref_sd)) and sd <= s.b_compact_sd_ratio * ref_sd
-    abnormal = (frac >= s.b_abnormal_min_fraction
-                or (frac >= s.b_cluster_min_fraction and dim)
-                or (frac >= s.b_compact_min_fraction and compact))
-    return poly, member, bool(abnormal)
-
-
-def _b_cluster_cd45_cd34(
-    x45: np.ndarray, cd34: np.ndarray, cut45: float, s: AlotGatingSettings
-) -> tuple[np.ndarray | None, np.ndarray]:
-    """Edge of a leukemic B cluster against the hematogones on CD45 vs CD34.
-
-    Hematogones run as a stripe from CD34+ CD45-dim to CD34- CD45-brighter; B blasts are
-    one compact cloud at the dim CD45 end (CD34 homogeneous, or CD34+ and CD34- subsets at
-    the same CD45). The B-like events are split into density basins; the cluster's main
-    basin is the one holding most events below ``cut45`` (the 1-D CD45 edge of the cluster
-    already called abnormal), and the cluster is the basins whose CD45 peaks lie no more
-    than ``b_cd34_merge_sd_k`` robust CD45 SDs (of the main basin) above the main one,
-    with the sparse bins (outside every basin) dimmer than ``cut45``. Used only for the boundary of a cluster already called abnormal.
-
-    Returns
-    -------
-    polygon, member
-        Polygon (CD45, CD34) of the cluster's basins, ``None`` without a split, and the
-        members among the given events.
-    """
-    member = np.zeros(x45.size, dtype=bool)
-    if x45.size < max(s.min_population_events, 50):
-        return None, member
-    x45 = x45.astype(np.float64)
-    y = cd34.astype(np.float64)
-    xr = (float(np.quantile(x45, 0.001)) - 0.05, float(np.quantile(x45, 0.999)) + 0.05)
-    yr = (float(np.quantile(y, 0.001)) - 0.05, float(np.quantile(y, 0.999)) + 0.05)
-    d2 = dens.density_2d(x45, y, xrange=xr, yrange=yr,
-                         bins=(s.cluster_bins, s.cluster_bins), sigma_bins=s.cluster_sigma_bins)
-    blab, info = dens.basins_2d(d2, floor_fraction=s.cluster_floor_fraction,
-                                rel_persistence=s.cluster_rel_persistence, min_mass=0.1)
-    if len(info) < 2:
-        return None, member
-    bx, by = d2.bin_of(x45, y)
-    ev = blab[bx, by]
-    inside = (ev >= 0) & (x45 < cut45)
-    if not inside.any():
-        return None, member
-    k0 = int(np.argmax(np.bincount(ev[inside], minlength=len(info))))
-    xm = x45[ev == k0]
-    if xm.size < s.min_population_events:
-        return None, member
-    sd = max(float(np.median(np.abs(xm - np.median(xm)))) / 0.6745, 1e-3)
-    ks = [k for k, b in enumerate(info) if b["x"] <= info[k0]["x"] + s.b_cd34_merge_sd_k * sd]
-    if len(ks) == len(info):
-        return None, member
-    # the cluster's sparse flanks (bins outside every basin) on the dim side of cut45, and
-    # a CD34 subset of the blasts at their CD45 (as dim as the main basin's core)
-    core45 = float(np.median(xm)) + s.b_cd34_core_sd_k * sd
-    tail = ((blab < 0) & (d2.x_centers[:, None] < cut45)) | (d2.x_centers[:, None] < core45)
-    region = np.isin(blab, ks) | tail
-    poly = dens.region_to_polygon(region, d2.x_edges, d2.y_edges, max_vertices=s.max_vertices)
-    if len(poly) < 3:
-        return None, member
-    return poly, _in_polygon(x45, y, poly)
-
-
-def sample_rows(keep: np.ndarray, k: int, *, seed: int = 0) -> np.ndarray:
-    """Sorted indices of ``k`` events drawn at random among those where ``keep`` holds (all
-    of them when there are no more than ``k``); deterministic per seed.
-
-    A stratified random sample: the tube is cut into equal strata along acquisition order,
-    one event is drawn at random in each, those outside ``keep`` are dropped and the rest
-    thinned evenly to ``k``. Every event has (to within one event per stratum) the same
-    chance to be drawn, the sample covers the whole acquisition, and no index array of all
-    kept events (40 MB at 5 M events) nor a sort is needed.
-    """
-    n = keep.size
-    n_keep = int(np.count_nonzero(keep))
-    if n_keep <= k:
-        return np.flatnonzero(keep)
-    rng = np.random.default_rng(seed)
-    m = min(n, int(1.1 * k * n / n_keep) + 1000)
-    edges = (np.arange(m + 1, dtype=np.int64) * n) // m  # m disjoint strata, >= 1 event
-    cand = edges[:-1] + (rng.random(m) * np.diff(edges)).astype(np.int64)
-    cand = cand[keep[cand]]
-    if cand.size < k:  # pathological: kept events bunched in a few strata
-        cand = np.flatnonzero(keep)
-    return cand[np.linspace(0, cand.size - 1, k).astype(np.int64)]
-
-
-def _sample_events(events: Events, rows: np.ndarray) -> Events:
-    """The events of ``rows`` as their own :class:`Events` (a copy of those rows only)."""
-    values = np.take(events.values, rows, axis=0)  # same rows as fancy indexing, ~3x faster
-    acq = events.acquisition
-    return Events(
-        acquisition=replace(acq, events=values),
-        values=values,
-        transforms=events.transforms,
-        spillover=events.spillover,
-        markers=dict(events.markers),
-        time_seconds=None,
-        raw_overwritten=True,
     )
 
 
@@ -1136,7 +227,7 @@ def gate_alot(
     # fractions need no more); the labels of all events are then computed from the gates
     # in a single pass (:func:`cytomics.gating.program.label_events`).
     samp = sample_rows(keep, s.sample_events, seed=0)
-    sample = _sample_events(events, samp)
+    sample = sample_events(events, samp)
     data = sample.values
     n = sample.n_events
     in_sample = np.ones(n, dtype=bool)
@@ -1164,7 +255,7 @@ def gate_alot(
     # 2. anchors from internal controls ---------------------------------------------------
     t_cells = P("smCD3") & P("cyCD3") if {"smCD3", "cyCD3"} <= set(present) else P("smCD3")
     landmarks: dict[str, tuple[float, float]] = {}
-    lymph = _t_cell_anchor(x_s, y_s, t_cells, s)
+    lymph = t_cell_anchor(x_s, y_s, t_cells, s)
     mpo_pos = P("cyMPO") if "cyMPO" in present else np.ones(n, dtype=bool)
     if lymph is None:
         # no T cells (e.g. lymphocytes lost upstream): place the lymphocytes relative to
@@ -1195,7 +286,7 @@ def gate_alot(
     ylo = max(lymph[1], 1e-6)
     ssc_ratio = y_s / ylo
     high_ssc = ssc_ratio >= 0.5 * (s.mono_ssc_ratio_min + s.default_neutrophil_ssc_ratio)
-    neut = (_neutrophil_events(y_s, mk["cyMPO"], high_ssc & mpo_pos, s) if "cyMPO" in mk
+    neut = (neutrophil_events(y_s, mk["cyMPO"], high_ssc & mpo_pos, s) if "cyMPO" in mk
             else high_ssc & mpo_pos)
     neutro_sd = float("nan")  # CD45 spread of a homogeneous normal population
     if neut.sum() >= s.min_control_events:
@@ -1217,7 +308,7 @@ def gate_alot(
     lr_ev = np.log(np.maximum(y_s, 1e-6) / ylo) / lr_g
     band = (ssc_ratio >= s.mono_ssc_ratio_min) & (lr_ev < s.gran_ssc_position)
     mono_pos = s.mono_cd45_position
-    mono_anchor = _brightest_peak(x_s[band], s)
+    mono_anchor = brightest_peak(x_s[band], s)
     if mono_anchor is not None:
         peak, sd = mono_anchor
         low = (peak - s.mono_cd45_sd_k * sd - neutro[0]) / span45
@@ -1383,10 +474,10 @@ def gate_alot(
         t_like = m_c & masks[g_tbl] if g_tbl else np.zeros(n, bool)
         # hematogones form a CD45 continuum from dim to the lymphocytes; a leukemic B cluster
         # is a compact CD45 peak below it (or more B events than normal marrow holds)
-        b_cut, b_abn = _b_blast_cluster(data[b_like, cx], neutro[0], span45, nucleated, s,
+        b_cut, b_abn = b_blast_cluster(data[b_like, cx], neutro[0], span45, nucleated, s,
                                         ref_sd=neutro_sd)
         n_bcl = int((data[b_like, cx] < b_cut).sum()) if b_abn else 0
-        b_poly, b_mem, b_abn2 = _b_blast_cluster_2d(data[b_like, cx], data[b_like, cy],
+        b_poly, b_mem, b_abn2 = b_blast_cluster_2d(data[b_like, cx], data[b_like, cy],
                                                     neutro[0], span45, nucleated, s,
                                                     ref_sd=neutro_sd)
         b_ycol = cy
@@ -1398,7 +489,7 @@ def gate_alot(
                 # no split on CD45/SSC: the leukemic cluster's edge against the hematogones
                 # on CD45 vs CD34 (blasts: one homogeneous CD34 level; hematogones: a
                 # stripe, CD34 lost as CD45 rises)
-                b_poly, b_mem = _b_cluster_cd45_cd34(data[b_like, cx],
+                b_poly, b_mem = b_cluster_cd45_cd34(data[b_like, cx],
                                                      mk["CD34"][b_like], b_cut, s)
                 if b_poly is not None:
                     b_ycol, n_bcl = events.markers["CD34"], int(b_mem.sum())
@@ -1406,12 +497,12 @@ def gate_alot(
             # a maturation continuum (CD34 lost as CD45 rises) is hematogones, however many
             bi = np.flatnonzero(b_like)
             mem = b_mem if b_poly is not None else data[bi, cx] < b_cut
-            if _maturation_continuum(data[bi[mem], cx].astype(np.float64),
+            if maturation_continuum(data[bi[mem], cx].astype(np.float64),
                                      mk["CD34"][bi[mem]], s):
                 b_abn, b_poly, n_bcl = False, None, 0
                 flags.append("review_b_precursor_continuum")
         other_ev = m_c & ~b_like
-        main, peak = _main_cluster(data[other_ev, cx].astype(np.float64),
+        main, peak = main_cluster(data[other_ev, cx].astype(np.float64),
                                    data[other_ev, cy].astype(np.float64), s)
         # phenotype of the main cluster: a leukemic cluster is homogeneous; lineage-negative
         # events (basophils, plasma cells, debris) or CD7- CD34+ myeloid precursors next to
@@ -1426,9 +517,9 @@ def gate_alot(
         cluster_pheno = "any"
         core = None
         if lp >= s.cluster_lineage_positive_min:
-            core = _core_ellipse(data[clu[linpos], cx], data[clu[linpos], cy], s)
+            core = core_ellipse(data[clu[linpos], cx], data[clu[linpos], cy], s)
         if core is not None:
-            counted = linpos | _in_ellipse(data[clu, cx], data[clu, cy], core)
+            counted = linpos | in_ellipse(data[clu, cx], data[clu, cy], core)
             cluster_pheno = "lineage_positive"
         if "CD7" in lin_m and linpos.sum() >= s.min_population_events:
             f7 = float(pos["CD7"][clu][linpos].mean())
@@ -1446,17 +537,17 @@ def gate_alot(
             # MPO+ blasts are homogeneous: MPO within a few SDs of their own peak; dimmer
             # MPO+ events (normal precursors' MPO-dim tail) are judged like MPO- ones
             mpo_v = mk["cyMPO"]
-            pk = _brightest_peak(mpo_v[clu[pos["cyMPO"][clu]]], s)
+            pk = brightest_peak(mpo_v[clu[pos["cyMPO"][clu]]], s)
             if pk is not None and pk[0] - s.cluster_mpo_sd_k * pk[1] > thr["cyMPO"]:
                 mpo_level = float(pk[0] - s.cluster_mpo_sd_k * pk[1])
             mpo_bl = mpo_v >= mpo_level
             ref = clu[mpo_bl[clu]]
             mix = np.flatnonzero(other_ev & ~mpo_bl)
-            share_poly, _ = _blast_share_polygon(data[ref, cx], data[ref, cy],
+            share_poly, _ = blast_share_polygon(data[ref, cx], data[ref, cy],
                                                  data[mix, cx], data[mix, cy], s)
             counted = mpo_bl[clu].copy()
             if share_poly is not None:
-                counted |= _in_polygon(data[clu, cx], data[clu, cy], share_poly)
+                counted |= in_polygon(data[clu, cx], data[clu, cy], share_poly)
             cluster_pheno = "myeloid"
         frac_other = float(counted.sum()) / nucleated
         blast_ref = clu[counted] if counted.sum() >= s.min_population_events else None
@@ -1530,7 +621,7 @@ def gate_alot(
                 # lineage-negative events are blasts only where the lineage-positive
                 # blasts sit on CD45/SSC (basophils, plasma cells, debris lie elsewhere)
                 g_core = gb.polygon("alot_blast_core", parent, cx, cy,
-                                    _ellipse_polygon(core, s.max_vertices))
+                                    ellipse_polygon(core, s.max_vertices))
                 g_keep = gb.boolean("alot_blast_core_or_lineage", parent, "or",
                                     [(g_linneg, True), (g_core, False)])
                 excluded.append((g_keep, False))
@@ -1577,7 +668,7 @@ def gate_alot(
                 masks = evaluate_new()
     # T-lineage blasts are an aberrant phenotype at any frequency: cyCD3 as bright as the
     # mature T cells (the internal control) without their smCD3; NK cells are cyCD3 dim
-    t_ab = _t_aberrant_bounds(x_s, t_cells, mk, lymph[0], s) if blast_lineage != "t" else None
+    t_ab = t_aberrant_bounds(x_s, t_cells, mk, lymph[0], s) if blast_lineage != "t" else None
     if t_ab is not None:
         cy_lo, sm_hi = t_ab
         n_ab = int(((mk["cyCD3"] >= cy_lo) & (mk["smCD3"] < sm_hi)).sum())
@@ -1631,7 +722,7 @@ def gate_alot(
             n_expect = blast_ref.size * p_beyond / max(1.0 - p_beyond, 1e-3)
             if not (n_expect >= s.min_population_events and enough):
                 return
-            poly = _closer_to_blasts((data[blast_ref, cx], data[blast_ref, mcol]),
+            poly = closer_to_blasts((data[blast_ref, cx], data[blast_ref, mcol]),
                                      (data[normal, cx], data[normal, mcol]), s,
                                      prior=n_expect / float(m_region.sum()))
             if poly is None:
@@ -1651,7 +742,7 @@ def gate_alot(
             # expected blasts above the granulocyte SSC boundary, from the blasts' own
             # log-SSC spread (log-normal), per granulocyte-gate event
             lb = np.log(np.maximum(y_s[blast_ref], 1e-6))
-            p_hi = _robust_tail_above(lb, float(np.log(ylo) + s.gran_ssc_position * lr_g))
+            p_hi = robust_tail_above(lb, float(np.log(ylo) + s.gran_ssc_position * lr_g))
             add_blastlike(in_gran, g_in, ref, mcol, p_hi, g_in.any(), "pheno_CD45_MPO_blastlike",
                           "alot_blasts_in_gran", "blasts_overlap_granulocytes_resolved_by_cd45_mpo")
         if (in_mono is not None and g_mpo is not None and frac_pos(g_mpo) >= 0.3
@@ -1663,8 +754,8 @@ def gate_alot(
             m_in = masks[in_mono]
             xb = data[blast_ref, cx].astype(np.float64)
             lb = np.log(np.maximum(y_s[blast_ref], 1e-6))
-            p_in = (_robust_tail_above(xb, neutro[0] + mono_pos * span45)
-                    * _robust_tail_above(lb, float(np.log(ylo * s.mono_ssc_ratio_min))))
+            p_in = (robust_tail_above(xb, neutro[0] + mono_pos * span45)
+                    * robust_tail_above(lb, float(np.log(ylo * s.mono_ssc_ratio_min))))
             add_blastlike(in_mono, m_in, m_in, mcol, p_in, m_in.sum() > 20,
                           "pheno_CD45_MPO_blastlike_mono", "alot_mpo_blasts_in_mono",
                           "blasts_overlap_monocytes_resolved_by_lineage")

@@ -1,0 +1,180 @@
+"""B-lineage blast clusters of the ALOT gating.
+
+Leukemic B blasts (CD19+ cyCD79a+) against the normal B precursors (hematogones): a compact
+CD45-dim cluster versus a maturation continuum, on CD45, CD45 / log SSC and CD45 / CD34.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from cytomics.gating import density as dens
+from cytomics.gating.clusters import in_polygon
+
+if TYPE_CHECKING:
+    from cytomics.gating.alot_settings import AlotGatingSettings
+
+__all__ = ["b_blast_cluster", "b_blast_cluster_2d", "b_cluster_cd45_cd34",
+           "maturation_continuum"]
+
+
+def b_blast_cluster(
+    x45: np.ndarray, neutro45: float, span45: float, nucleated: int, s: AlotGatingSettings,
+    *, ref_sd: float = float("nan"),
+) -> tuple[float, bool]:
+    """CD45 upper limit of a leukemic B cluster among B-like (CD19+ cyCD79a+) events of the
+    blast region, and whether the cluster is abnormal.
+
+    The cluster is the lowest CD45 density peak of these events; it ends at the valley to
+    the next peak (the hematogone continuum) or ``b_cluster_sd_k`` robust SDs above its
+    peak. It is abnormal when it holds ``b_abnormal_min_fraction`` of the nucleated
+    events, or ``b_cluster_min_fraction`` with a peak clearly dimmer than the earliest
+    hematogones (``hematogone_cd45_floor``, in units of the neutrophil-to-lymphocyte CD45
+    distance below the neutrophils), or ``b_compact_min_fraction`` with a CD45 spread
+    (robust SD of the peak's lower flank) no wider than ``b_compact_sd_ratio`` times
+    ``ref_sd`` (the neutrophils' CD45 robust SD): a compact cluster, not a continuum.
+    """
+    if x45.size < s.min_population_events:
+        return float("inf"), False
+    d = dens.density_1d(x45, lo=float(x45.min()) - 0.05, hi=float(x45.max()) + 0.05,
+                        bins=128, sigma_bins=2.0)
+    peaks = sorted((p for p in dens.find_peaks_1d(d, min_height=0.05, min_prominence=0.1)
+                    if p.mass >= 0.1), key=lambda p: p.position)
+    if not peaks:
+        return float("inf"), False
+    low = peaks[0]
+    below = low.position - x45[x45 < low.position]
+    sd = float(np.median(below) / 0.6745) if below.size >= 10 else 0.05
+    cut = low.position + s.b_cluster_sd_k * sd
+    if len(peaks) >= 2:
+        cut = min(cut, dens.valley_between(d, low.position, peaks[1].position))
+    frac = float((x45 < cut).sum()) / max(nucleated, 1)
+    dim = low.position <= neutro45 - s.hematogone_cd45_floor * span45
+    compact = bool(np.isfinite(ref_sd)) and sd <= s.b_compact_sd_ratio * ref_sd
+    abnormal = (frac >= s.b_abnormal_min_fraction
+                or (frac >= s.b_cluster_min_fraction and dim)
+                or (frac >= s.b_compact_min_fraction and compact))
+    return float(cut), bool(abnormal)
+
+
+def maturation_continuum(x45: np.ndarray, cd34: np.ndarray, s: AlotGatingSettings) -> bool:
+    """Whether B-like events form a hematogone maturation continuum: CD34 falls as CD45
+    rises (Spearman correlation at most ``b_continuum_rho_max``)."""
+    if x45.size < s.b_continuum_min_events:
+        return False
+    step = max(1, x45.size // 5000)  # a rank correlation needs no more events
+    rx = np.argsort(np.argsort(x45[::step])).astype(np.float64)
+    ry = np.argsort(np.argsort(cd34[::step])).astype(np.float64)
+    if rx.std() == 0 or ry.std() == 0:
+        return False
+    rho = float(np.corrcoef(rx, ry)[0, 1])
+    return bool(np.isfinite(rho) and rho <= s.b_continuum_rho_max)
+
+
+def b_blast_cluster_2d(
+    x45: np.ndarray, ssc: np.ndarray, neutro45: float, span45: float, nucleated: int,
+    s: AlotGatingSettings, *, ref_sd: float = float("nan"),
+) -> tuple[np.ndarray | None, np.ndarray, bool]:
+    """Leukemic B cluster among B-like events of the blast region on CD45 / log SSC.
+
+    Hematogones are a low-SSC stripe running along CD45 towards the lymphocytes; leukemic
+    B blasts a separate, compact cloud with dimmer CD45 and usually higher SSC. When the
+    events split into two or more density basins, the basin with the dimmest CD45 peak
+    is the candidate cluster; it is abnormal by the same size / dimness rules as
+    :func:`b_blast_cluster`.
+
+    Returns
+    -------
+    polygon, member, abnormal
+        Polygon (CD45, linear SSC) of the cluster's basin (``None`` without a split),
+        members among the given events, and whether the cluster is abnormal.
+    """
+    member = np.zeros(x45.size, dtype=bool)
+    if x45.size < max(s.min_population_events, 50):
+        return None, member, False
+    ly = np.log(np.maximum(ssc.astype(np.float64), 1e-4))
+    x45 = x45.astype(np.float64)
+    xr = (float(x45.min()) - 0.05, float(x45.max()) + 0.05)
+    yr = (float(ly.min()) - 0.2, float(ly.max()) + 0.2)
+    d2 = dens.density_2d(x45, ly, xrange=xr, yrange=yr,
+                         bins=(s.cluster_bins, s.cluster_bins), sigma_bins=s.cluster_sigma_bins)
+    blab, info = dens.basins_2d(d2, floor_fraction=s.cluster_floor_fraction,
+                                rel_persistence=s.cluster_rel_persistence, min_mass=0.1)
+    if len(info) < 2:
+        return None, member, False
+    k = int(np.argmin([b["x"] for b in info]))
+    bx, by = d2.bin_of(x45, ly)
+    member = blab[bx, by] == k
+    region = blab == k
+    poly = dens.region_to_polygon(region, d2.x_edges, d2.y_edges, max_vertices=s.max_vertices)
+    if len(poly) < 3:
+        return None, np.zeros(x45.size, dtype=bool), False
+    poly = np.column_stack([poly[:, 0], np.exp(poly[:, 1])])
+    frac = float(member.sum()) / max(nucleated, 1)
+    dim = info[k]["x"] <= neutro45 - s.hematogone_cd45_floor * span45
+    xm = x45[member]
+    sd = float(np.median(np.abs(xm - np.median(xm)))) / 0.6745 if xm.size else float("inf")
+    compact = bool(np.isfinite(ref_sd)) and sd <= s.b_compact_sd_ratio * ref_sd
+    abnormal = (frac >= s.b_abnormal_min_fraction
+                or (frac >= s.b_cluster_min_fraction and dim)
+                or (frac >= s.b_compact_min_fraction and compact))
+    return poly, member, bool(abnormal)
+
+
+def b_cluster_cd45_cd34(
+    x45: np.ndarray, cd34: np.ndarray, cut45: float, s: AlotGatingSettings
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """Edge of a leukemic B cluster against the hematogones on CD45 vs CD34.
+
+    Hematogones run as a stripe from CD34+ CD45-dim to CD34- CD45-brighter; B blasts are
+    one compact cloud at the dim CD45 end (CD34 homogeneous, or CD34+ and CD34- subsets at
+    the same CD45). The B-like events are split into density basins; the cluster's main
+    basin is the one holding most events below ``cut45`` (the 1-D CD45 edge of the cluster
+    already called abnormal), and the cluster is the basins whose CD45 peaks lie no more
+    than ``b_cd34_merge_sd_k`` robust CD45 SDs (of the main basin) above the main one,
+    with the sparse bins (outside every basin) dimmer than ``cut45``. Used only for the boundary of a cluster already called abnormal.
+
+    Returns
+    -------
+    polygon, member
+        Polygon (CD45, CD34) of the cluster's basins, ``None`` without a split, and the
+        members among the given events.
+    """
+    member = np.zeros(x45.size, dtype=bool)
+    if x45.size < max(s.min_population_events, 50):
+        return None, member
+    x45 = x45.astype(np.float64)
+    y = cd34.astype(np.float64)
+    xr = (float(np.quantile(x45, 0.001)) - 0.05, float(np.quantile(x45, 0.999)) + 0.05)
+    yr = (float(np.quantile(y, 0.001)) - 0.05, float(np.quantile(y, 0.999)) + 0.05)
+    d2 = dens.density_2d(x45, y, xrange=xr, yrange=yr,
+                         bins=(s.cluster_bins, s.cluster_bins), sigma_bins=s.cluster_sigma_bins)
+    blab, info = dens.basins_2d(d2, floor_fraction=s.cluster_floor_fraction,
+                                rel_persistence=s.cluster_rel_persistence, min_mass=0.1)
+    if len(info) < 2:
+        return None, member
+    bx, by = d2.bin_of(x45, y)
+    ev = blab[bx, by]
+    inside = (ev >= 0) & (x45 < cut45)
+    if not inside.any():
+        return None, member
+    k0 = int(np.argmax(np.bincount(ev[inside], minlength=len(info))))
+    xm = x45[ev == k0]
+    if xm.size < s.min_population_events:
+        return None, member
+    sd = max(float(np.median(np.abs(xm - np.median(xm)))) / 0.6745, 1e-3)
+    ks = [k for k, b in enumerate(info) if b["x"] <= info[k0]["x"] + s.b_cd34_merge_sd_k * sd]
+    if len(ks) == len(info):
+        return None, member
+    # the cluster's sparse flanks (bins outside every basin) on the dim side of cut45, and
+    # a CD34 subset of the blasts at their CD45 (as dim as the main basin's core)
+    core45 = float(np.median(xm)) + s.b_cd34_core_sd_k * sd
+    tail = ((blab < 0) & (d2.x_centers[:, None] < cut45)) | (d2.x_centers[:, None] < core45)
+    region = np.isin(blab, ks) | tail
+    poly = dens.region_to_polygon(region, d2.x_edges, d2.y_edges, max_vertices=s.max_vertices)
+    if len(poly) < 3:
+        return None, member
+    return poly, in_polygon(x45, y, poly)
+
