@@ -42,6 +42,7 @@ What an expert does on the CD45 vs SSC plot, written down:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -168,49 +169,52 @@ def _gates_needed(gates: list[Gate], ids: list[str]) -> list[Gate]:
 # --------------------------------------------------------------------------------------
 # the strategy
 # --------------------------------------------------------------------------------------
-def gate_alot(
-    events: Events, qc: Any, *, settings: AlotGatingSettings | None = None,
-    specimen: str | None = None, small_settings: SmallClusterSettings | None = None,
-) -> GatingResult:
-    """Gate an ALOT tube: CD45/SSC populations, lymphocyte subsets and the blast cluster.
+# --------------------------------------------------------------------------------------
+# stages of the strategy
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Tube:
+    """The sample of nucleated events every decision is taken on.
 
-    Parameters
+    Attributes
     ----------
-    events
-        Pre-processed events (display scale) with the ALOT markers mapped
-        (``CD45`` required; the lineage markers are used when present).
-    qc
-        QC result with ``keep`` (bool [n]: nucleated survivors), ``labels`` (uint8 [n])
-        and ``gates`` (their last gate is the parent of the ALOT gates; may be empty).
-    settings
-        Parameters; defaults when ``None``.
-    specimen
-        ``"BM"`` (bone marrow), ``"PB"`` (peripheral blood) or ``None`` (unknown). Used
-        only where the biology differs: blood holds no myeloid/B precursors, so a
-        CD45-dim cluster there is judged without the marrow's normal precursor allowance
-        (here and in the small-cluster screen, :mod:`cytomics.gating.small_clusters`,
-        which judges an unknown specimen as marrow).
-    small_settings
-        Thresholds of the small-cluster screen; defaults when ``None``.
+    sample
+        The sampled events (their own :class:`Events`).
+    keep
+        bool ``[n_events]`` of the whole tube: the QC survivors (labelled at the end).
+    parent
+        Id of the last QC gate (parent of every ALOT gate), ``None`` without QC gates.
+    cx, cy
+        Columns of CD45 and side scatter.
+    x45, ssc
+        float64 CD45 and SSC of the sampled events.
+    mk
+        Lineage marker -> float64 values of the sampled events (markers of the panel only,
+        in :data:`LINEAGE_MARKERS` order).
+    """
 
-    Returns
-    -------
-    GatingResult
-        Labels computed from the returned gates, counts and review flags.
+    sample: Events
+    keep: np.ndarray
+    parent: str | None
+    cx: int
+    cy: int
+    x45: np.ndarray
+    ssc: np.ndarray
+    mk: dict[str, np.ndarray]
+
+
+def _sample_tube(events: Events, qc: Any, s: AlotGatingSettings) -> _Tube:
+    """Draw the decision sample of the QC survivors (``sample_events`` of them).
+
+    Every decision is taken on a sample of the nucleated events (densities, peaks and
+    fractions need no more); the labels of all events are then computed from the gates in
+    a single pass (:func:`cytomics.gating.program.label_events`).
 
     Raises
     ------
     PanelMismatchError
         When CD45 or a side-scatter channel is missing.
-    ConfigError
-        When ``specimen`` is not ``"BM"``, ``"PB"`` or ``None``.
     """
-    s = settings or AlotGatingSettings()
-    if specimen is not None and specimen not in ("BM", "PB"):
-        raise ConfigError(f"gating: specimen must be 'BM', 'PB' or None, got {specimen!r}")
-    if specimen == "PB":
-        # blood: no hematogone continuum in the blast region
-        s = replace(s, b_abnormal_min_fraction=s.pb_b_abnormal_min_fraction)
     if "CD45" not in events.markers:
         raise PanelMismatchError(
             "ALOT gating needs the CD45 marker; the panel maps none",
@@ -221,42 +225,86 @@ def gate_alot(
     keep = np.asarray(qc.keep, dtype=bool)
     qc_gates = list(getattr(qc, "gates", []) or [])
     parent = qc_gates[-1].id if qc_gates else None
-    flags: list[str] = []
-
-    # Every decision is taken on a sample of the nucleated events (densities, peaks and
-    # fractions need no more); the labels of all events are then computed from the gates
-    # in a single pass (:func:`cytomics.gating.program.label_events`).
-    samp = sample_rows(keep, s.sample_events, seed=0)
-    sample = sample_events(events, samp)
+    sample = sample_events(events, sample_rows(keep, s.sample_events, seed=0))
     data = sample.values
-    n = sample.n_events
-    in_sample = np.ones(n, dtype=bool)
-    ext = {parent: in_sample} if parent is not None else {}  # the QC chain's events
-    x_s = data[:, cx].astype(np.float64)
-    y_s = data[:, cy].astype(np.float64)
     present = [m for m in LINEAGE_MARKERS if m in events.markers]
-    mk = {m: data[:, events.markers[m]].astype(np.float64) for m in present}
+    return _Tube(
+        sample=sample, keep=keep, parent=parent, cx=cx, cy=cy,
+        x45=data[:, cx].astype(np.float64), ssc=data[:, cy].astype(np.float64),
+        mk={m: data[:, events.markers[m]].astype(np.float64) for m in present},
+    )
 
 
-    # 1. marker thresholds from the marker's own density ---------------------------------
-    thr, _unstained = marker_thresholds(sample, mk, s)
-    if {"smCD3", "cyCD3"} <= set(present):
-        # smCD3: the positive (mature T) gate is set on the mature T cells among the cyCD3+
-        # events, not on the spread tail of a dominant smCD3-negative T-blast population
+def _lineage_thresholds(
+    tube: _Tube, s: AlotGatingSettings
+) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """Positivity threshold of every lineage marker and its positive sample events.
+
+    Each threshold comes from the marker's own density (:func:`marker_thresholds`); smCD3's
+    positive (mature T) gate is then set on the mature T cells among the cyCD3+ events, not
+    on the spread tail of a dominant smCD3-negative T-blast population.
+    """
+    mk = tube.mk
+    thr, _unstained = marker_thresholds(tube.sample, mk, s)
+    if {"smCD3", "cyCD3"} <= set(mk):
         cy_pos = mk["cyCD3"] >= thr["cyCD3"]
         thr["smCD3"] = control_refined_threshold(mk["smCD3"][cy_pos], thr["smCD3"], s,
-                                                 x45=x_s[cy_pos])
-    pos = {m: mk[m] >= thr[m] for m in present}
+                                                 x45=tube.x45[cy_pos])
+    return thr, {m: mk[m] >= thr[m] for m in mk}
+
+
+@dataclass(frozen=True, slots=True)
+class _Anchors:
+    """Internal-control positions on CD45/SSC that every region is placed against.
+
+    Attributes
+    ----------
+    t_cells
+        bool over the sample: events passing the mature-T (smCD3, cyCD3) thresholds.
+    lymph, neutro
+        (CD45, SSC) of the lymphocytes and the neutrophils.
+    neutro_sd
+        Robust CD45 SD of the neutrophils (NaN without them).
+    span45
+        CD45 distance neutrophils -> lymphocytes (at least 0.08).
+    ylo
+        Lymphocyte SSC (> 0): SSC positions are ratios to it.
+    lr_g
+        log SSC ratio of the neutrophils to the lymphocytes (at least log 1.5).
+    mono_pos
+        Lower CD45 edge of the monocyte region (0 neutrophils, 1 lymphocytes).
+    """
+
+    t_cells: np.ndarray
+    lymph: tuple[float, float]
+    neutro: tuple[float, float]
+    neutro_sd: float
+    span45: float
+    ylo: float
+    lr_g: float
+    mono_pos: float
+
+
+def _read_anchors(
+    tube: _Tube, pos: Mapping[str, np.ndarray], s: AlotGatingSettings, *,
+    flags: list[str], landmarks: dict[str, tuple[float, float]],
+) -> _Anchors:
+    """Place lymphocytes, neutrophils and the monocyte CD45 edge from internal controls.
+
+    Mature T cells mark the lymphocytes (without them: the neutrophils, then CD45 alone,
+    flagged); MPO+ high-SSC cells the neutrophils; the brightest CD45 peak of the
+    intermediate-SSC band the monocytes. Appends to ``flags`` and ``landmarks``.
+    """
+    x_s, y_s, mk = tube.x45, tube.ssc, tube.mk
+    n = x_s.size
     zeros = np.zeros(n, dtype=bool)
 
     def P(m: str) -> np.ndarray:
         return pos.get(m, zeros)
 
-    # 2. anchors from internal controls ---------------------------------------------------
-    t_cells = P("smCD3") & P("cyCD3") if {"smCD3", "cyCD3"} <= set(present) else P("smCD3")
-    landmarks: dict[str, tuple[float, float]] = {}
+    t_cells = P("smCD3") & P("cyCD3") if {"smCD3", "cyCD3"} <= set(mk) else P("smCD3")
     lymph = t_cell_anchor(x_s, y_s, t_cells, s)
-    mpo_pos = P("cyMPO") if "cyMPO" in present else np.ones(n, dtype=bool)
+    mpo_pos = P("cyMPO") if "cyMPO" in mk else np.ones(n, dtype=bool)
     if lymph is None:
         # no T cells (e.g. lymphocytes lost upstream): place the lymphocytes relative to
         # the neutrophils (MPO+, the high-SSC half of the MPO+ events) and flag it
@@ -314,8 +362,49 @@ def gate_alot(
         low = (peak - s.mono_cd45_sd_k * sd - neutro[0]) / span45
         mono_pos = float(np.clip(low, s.mono_cd45_position_min, s.mono_cd45_position))
         landmarks["monocytes_cd45"] = (peak, sd)
+    return _Anchors(t_cells=t_cells, lymph=lymph, neutro=neutro, neutro_sd=neutro_sd,
+                    span45=span45, ylo=ylo, lr_g=float(lr_g), mono_pos=mono_pos)
 
-    # 3. CD45/SSC density basins ------------------------------------------------------------
+
+_REGION_NAMES = ("lymphocytes", "monocytes", "granulocytes", "eosinophils",
+                 "cd45_negative", "blast_region")
+
+
+@dataclass(frozen=True, slots=True)
+class _RegionMap:
+    """The CD45/SSC plane cut into named regions.
+
+    Attributes
+    ----------
+    density
+        The smoothed CD45/SSC density of the sample.
+    grid
+        int ``[bins, bins]``: index into :data:`_REGION_NAMES` of each bin, -1 empty.
+    ev_region
+        Region index of each sampled event.
+    basins
+        Density basins (``dens.basins_2d`` info: peak ``x``, ``y`` per basin).
+    """
+
+    density: dens.Density2D
+    grid: np.ndarray
+    ev_region: np.ndarray
+    basins: list[dict[str, Any]]
+
+
+def _region_map(
+    tube: _Tube, a: _Anchors, pos: Mapping[str, np.ndarray], s: AlotGatingSettings
+) -> _RegionMap:
+    """Split the CD45/SSC plane into density basins and name every bin by its position
+    relative to the anchors.
+
+    Per bin rather than per basin: basins decide *where* a boundary runs in dense areas,
+    the anchor geometry decides which population a region belongs to.
+    """
+    x_s, y_s, mk = tube.x45, tube.ssc, tube.mk
+    present = list(mk)
+    lymph, neutro, span45, ylo, lr_g = a.lymph, a.neutro, a.span45, a.ylo, a.lr_g
+    mono_pos = a.mono_pos
     qx = quantiles(x_s, [0.0005, 0.9995])
     qy = quantiles(y_s, [0.0005, 0.998])
     xr = (float(qx[0]) - 0.03, float(qx[1]) + 0.03)
@@ -328,18 +417,12 @@ def gate_alot(
         min_mass=s.min_basin_mass,
     )
     bx, by = d2.bin_of(x_s, y_s)
-    ev_basin = blab[bx, by]
 
-    # 4. name every bin by its position relative to the anchors --------------------------
-    # (per bin rather than per basin: basins decide *where* the boundary runs in dense
-    # areas, the anchor geometry decides which population a region belongs to.)
     xc = d2.x_centers[:, None]
     yc = d2.y_centers[None, :]
     shape = d2.density.shape
     c45 = np.broadcast_to((xc - neutro[0]) / span45, shape)  # 0 neutrophils, 1 lymphocytes
     lr = np.broadcast_to(np.log(np.maximum(yc, 1e-6) / ylo) / lr_g, shape)  # 0 lymph, 1 neutro
-    region_names = ("lymphocytes", "monocytes", "granulocytes", "eosinophils",
-                    "cd45_negative", "blast_region")
     grid = np.full(d2.density.shape, -1, dtype=np.int64)
     is_gran = lr >= s.gran_ssc_position
     is_eos = is_gran & (lr >= 1.12) & (c45 >= 0.55)
@@ -376,35 +459,64 @@ def gate_alot(
         elif name == 1:
             grid[members & (grid == 5) & (c45 >= s.lymph_cd45_floor)] = 1
     grid[d2.density < s.floor_fraction * d2.density.max() * 0.25] = -1
-    ev_region = grid[bx, by]
-    del ev_basin
+    return _RegionMap(density=d2, grid=grid, ev_region=grid[bx, by], basins=info)
 
-    # 5. polygons -----------------------------------------------------------------------------
-    gb = GateBuilder(sample)
-    masks: dict[str, np.ndarray] = dict(ext)
 
-    def evaluate_new() -> dict[str, np.ndarray]:
-        # incremental: each gate is evaluated once, over the whole matrix, without copies
-        new = [g for g in gb.gates if g.id not in masks]
-        masks.update(evaluate_gates(new, sample, root_mask=in_sample, external=masks))
-        return masks
+class _GateSet:
+    """Gates under construction on the sample, with the sample events of each.
 
+    ``masks`` maps gate id -> bool over the sample (the QC parent: every sampled event);
+    :meth:`evaluate` adds the gates built since the last call, each evaluated once over
+    the whole matrix, without copies.
+    """
+
+    def __init__(self, sample: Events, parent: str | None) -> None:
+        self.sample = sample
+        self.parent = parent
+        self.gb = GateBuilder(sample)
+        self.in_sample = np.ones(sample.n_events, dtype=bool)
+        self.masks: dict[str, np.ndarray] = (
+            {parent: self.in_sample} if parent is not None else {}  # the QC chain's events
+        )
+
+    def evaluate(self) -> dict[str, np.ndarray]:
+        """Evaluate the new gates; returns :attr:`masks` (updated in place)."""
+        new = [g for g in self.gb.gates if g.id not in self.masks]
+        self.masks.update(evaluate_gates(new, self.sample, root_mask=self.in_sample,
+                                         external=self.masks))
+        return self.masks
+
+
+def _region_gates(
+    gs: _GateSet, rm: _RegionMap, tube: _Tube, s: AlotGatingSettings
+) -> tuple[dict[str, str], dict[str, str]]:
+    """One CD45/SSC polygon per named region and its exclusive version.
+
+    Returns
+    -------
+    region_gate, excl
+        Region name -> id of its polygon gate; region name -> id of the gate holding its
+        events outside every earlier region (priority lymphocytes, monocytes,
+        CD45-negative, eosinophils, granulocytes, blast region: simplified polygons may
+        overlap).
+    """
+    gb, parent, d2, grid = gs.gb, tube.parent, rm.density, rm.grid
     region_gate: dict[str, str] = {}
     order = (0, 1, 4, 3, 2, 5)  # priority when simplified polygons overlap
     for r in order:
-        name = region_names[r]
+        name = _REGION_NAMES[r]
         region = grid == r
-        if (ev_region == r).sum() < max(3, s.min_population_events // 2):
+        if (rm.ev_region == r).sum() < max(3, s.min_population_events // 2):
             continue
         poly = dens.region_to_polygon(region, d2.x_edges, d2.y_edges, max_vertices=s.max_vertices)
         if len(poly) < 3:
             continue
-        region_gate[name] = gb.polygon(f"alot_{name}_region", parent, cx, cy, poly)
-    masks = evaluate_new()
+        region_gate[name] = gb.polygon(f"alot_{name}_region", parent, tube.cx, tube.cy, poly)
+    gs.evaluate()
     excl: dict[str, str] = {}
     earlier: list[str] = []
     for r in order:
-        name = region_names[r]
+        name = _REGION_NAMES[r]
         gid = region_gate.get(name)
         if gid is None:
             continue
@@ -414,20 +526,50 @@ def gate_alot(
         else:
             excl[name] = gid
         earlier.append(gid)
-    masks = evaluate_new()
+    gs.evaluate()
+    return region_gate, excl
 
-    # 6. phenotype gates (rectangles on the lineage markers) --------------------------------
-    def rect(gid: str, bounds: dict[str, tuple[float | None, float | None]]) -> str | None:
-        b = {}
-        for m, (lo, hi) in bounds.items():
-            if m not in present or not np.isfinite(thr[m]):
-                return None
-            b[events.markers[m]] = (lo, hi)
-        return gb.rectangle(gid, parent, b)
 
+def _marker_rectangle(
+    gb: GateBuilder, gid: str, parent: str | None, bounds: Mapping[str, tuple[Any, Any]],
+    thr: Mapping[str, float], markers: Mapping[str, int],
+) -> str | None:
+    """Rectangle gate ``gid`` on lineage markers (marker -> (low, high), ``None`` open);
+    ``None`` when a marker is absent or has no finite threshold."""
+    b = {}
+    for m, (lo, hi) in bounds.items():
+        if m not in thr or not np.isfinite(thr[m]):
+            return None
+        b[markers[m]] = (lo, hi)
+    return gb.rectangle(gid, parent, b)
+
+
+@dataclass(frozen=True, slots=True)
+class _Phenotypes:
+    """Ids of the phenotype gates (rectangles on the lineage markers), ``None`` when a
+    marker is missing: mature T, B (CD19+ cyCD79a+), NK (CD7+ smCD3-), cyCD3+ smCD3-,
+    CD34+, MPO+, lineage negative."""
+
+    t: str | None
+    b: str | None
+    nk: str | None
+    tbl: str | None
+    cd34: str | None
+    mpo: str | None
+    linneg: str | None
+
+
+def _phenotype_gates(
+    gs: _GateSet, thr: Mapping[str, float], markers: Mapping[str, int], parent: str | None,
+) -> _Phenotypes:
+    """Phenotype gates from the positivity thresholds."""
     T = thr
+
+    def rect(gid: str, bounds: dict[str, tuple[float | None, float | None]]) -> str | None:
+        return _marker_rectangle(gs.gb, gid, parent, bounds, thr, markers)
+
     g_t = rect("pheno_T", {"smCD3": (T.get("smCD3"), None), "cyCD3": (T.get("cyCD3"), None)}
-               if "cyCD3" in present else {"smCD3": (T.get("smCD3"), None)})
+               if "cyCD3" in thr else {"smCD3": (T.get("smCD3"), None)})
     g_b = rect("pheno_B", {"CD19": (T.get("CD19"), None), "cyCD79a": (T.get("cyCD79a"), None)})
     g_nk = rect("pheno_NK", {"CD7": (T.get("CD7"), None), "smCD3": (None, T.get("smCD3"))})
     g_tbl = rect("pheno_cyCD3_smCD3neg",
@@ -435,21 +577,31 @@ def gate_alot(
     g_34 = rect("pheno_CD34", {"CD34": (T.get("CD34"), None)})
     g_mpo = rect("pheno_MPO", {"cyMPO": (T.get("cyMPO"), None)})
     lin_neg_markers = [m for m in ("CD19", "cyCD79a", "CD34", "cyCD3", "cyMPO", "CD7")
-                       if m in present and np.isfinite(thr[m])]
+                       if m in thr and np.isfinite(thr[m])]
     g_linneg = (
-        gb.rectangle("pheno_lineage_negative", parent,
-                     {events.markers[m]: (None, thr[m]) for m in lin_neg_markers})
+        gs.gb.rectangle("pheno_lineage_negative", parent,
+                        {markers[m]: (None, thr[m]) for m in lin_neg_markers})
         if lin_neg_markers else None
     )
-    # CD45-low events: lineage negative -> CD45-negative (nucleated red cells etc.);
-    # lineage positive -> CD45-negative blasts.
+    return _Phenotypes(t=g_t, b=g_b, nk=g_nk, tbl=g_tbl, cd34=g_34, mpo=g_mpo, linneg=g_linneg)
+
+
+def _split_cd45_low(
+    gs: _GateSet, excl: dict[str, str], linneg: str | None, parent: str | None
+) -> None:
+    """Split the CD45-low region by lineage (``excl`` updated in place).
+
+    Lineage-negative CD45-low events are CD45-negative cells (nucleated red cells etc.);
+    lineage-positive ones are CD45-negative blasts and join the blast candidates.
+    """
+    gb = gs.gb
     low = excl.pop("cd45_negative", None)
     low_pos = None
-    if low is not None and g_linneg is not None:
+    if low is not None and linneg is not None:
         excl["cd45_negative"] = gb.boolean(
-            "alot_cd45_negative", parent, "and", [(low, False), (g_linneg, False)])
+            "alot_cd45_negative", parent, "and", [(low, False), (linneg, False)])
         low_pos = gb.boolean(
-            "alot_cd45_low_lineage_pos", parent, "and", [(low, False), (g_linneg, True)])
+            "alot_cd45_low_lineage_pos", parent, "and", [(low, False), (linneg, True)])
     elif low is not None:
         excl["cd45_negative"] = low
     if low_pos is not None:
@@ -458,7 +610,153 @@ def gate_alot(
             gb.boolean("alot_blast_candidates", parent, "or", [(region, False), (low_pos, False)])
             if region is not None else low_pos
         )
-    masks = evaluate_new()
+    gs.evaluate()
+
+
+def _terminal_gates(
+    gb: GateBuilder, parent: str | None, excl: Mapping[str, str], ph: _Phenotypes,
+    blasts_gid: str | None, precursor_terms: list[tuple[str, int]], *, t_aberrant: bool,
+) -> list[tuple[str, int]]:
+    """Disjoint terminal gates and their label codes.
+
+    Lymphocytes (minus blasts) split into T, B, NK and other; monocytes, granulocytes,
+    eosinophils and CD45-negative minus blasts; the precursor terminals (minus the blasts
+    when aberrant T blasts, gated on phenotype anywhere, were found); the blasts.
+    """
+    terms: list[tuple[str, int]] = []
+    not_blast = [(blasts_gid, True)] if blasts_gid else []
+    in_lymph = excl.get("lymphocytes")
+    if in_lymph is not None:
+        clean = gb.boolean("alot_lymphocytes_clean", parent, "and", [(in_lymph, False), *not_blast]) \
+            if not_blast else in_lymph
+        used: list[tuple[str, bool]] = []
+        for gname, g in (("t", ph.t), ("b", ph.b), ("nk", ph.nk)):
+            if g is None:
+                continue
+            gid = gb.boolean(f"alot_lymphocytes_{gname}", parent, "and", [(clean, False), (g, False), *used])
+            terms.append((gid, LABEL_CODES[f"lymphocytes_{gname}"]))
+            used.append((g, True))
+        other = gb.boolean("alot_lymphocytes_other", parent, "and", [(clean, False), *used]) \
+            if used else clean
+        terms.append((other, LABEL_CODES["lymphocytes_other"]))
+    for name in ("monocytes", "granulocytes", "eosinophils", "cd45_negative"):
+        g = excl.get(name)
+        if g is None:
+            continue
+        if not_blast:
+            g = gb.boolean(f"alot_{name}_final", parent, "and", [(g, False), *not_blast])
+        terms.append((g, LABEL_CODES[name]))
+    for gid, code in precursor_terms:
+        if not_blast and t_aberrant:
+            # aberrant T blasts are gated on their phenotype anywhere; terminals stay disjoint
+            gid = gb.boolean(f"{gid}_final", parent, "and", [(gid, False), *not_blast])
+        terms.append((gid, code))
+    if blasts_gid is not None:
+        terms.append((blasts_gid, LABEL_CODES["blasts"]))
+    return terms
+
+
+def _label_all_events(
+    events: Events, qc: Any, tube: _Tube, gates: list[Gate], terms: list[tuple[str, int]]
+) -> tuple[np.ndarray, dict[str, int]]:
+    """Labels of all events, computed from the gates in one pass, and the aggregate counts.
+
+    QC labels are kept; QC survivors outside every terminal are ``unclassified``.
+    """
+    labels = np.asarray(qc.labels, dtype=np.uint8).copy()
+    parent = tube.parent
+    program = compile_gates(
+        _gates_needed(gates, [g for g, _ in terms]),
+        lambda dim: events.acquisition.channel_index(dim.channel),
+        root_ids=() if parent is None else (parent,),
+    )
+    label_events(events.values, program, terms, root=tube.keep, labels=labels,
+                 root_code=LABEL_CODES["unclassified"])
+    per_code = label_counts(labels)
+    counts = {
+        name: int(sum(per_code[LABEL_CODES[m]] for m in members))
+        for name, members in AGGREGATES.items()
+    }
+    return labels, counts
+
+
+def gate_alot(
+    events: Events, qc: Any, *, settings: AlotGatingSettings | None = None,
+    specimen: str | None = None, small_settings: SmallClusterSettings | None = None,
+) -> GatingResult:
+    """Gate an ALOT tube: CD45/SSC populations, lymphocyte subsets and the blast cluster.
+
+    Parameters
+    ----------
+    events
+        Pre-processed events (display scale) with the ALOT markers mapped
+        (``CD45`` required; the lineage markers are used when present).
+    qc
+        QC result with ``keep`` (bool [n]: nucleated survivors), ``labels`` (uint8 [n])
+        and ``gates`` (their last gate is the parent of the ALOT gates; may be empty).
+    settings
+        Parameters; defaults when ``None``.
+    specimen
+        ``"BM"`` (bone marrow), ``"PB"`` (peripheral blood) or ``None`` (unknown). Used
+        only where the biology differs: blood holds no myeloid/B precursors, so a
+        CD45-dim cluster there is judged without the marrow's normal precursor allowance
+        (here and in the small-cluster screen, :mod:`cytomics.gating.small_clusters`,
+        which judges an unknown specimen as marrow).
+    small_settings
+        Thresholds of the small-cluster screen; defaults when ``None``.
+
+    Returns
+    -------
+    GatingResult
+        Labels computed from the returned gates, counts and review flags.
+
+    Raises
+    ------
+    PanelMismatchError
+        When CD45 or a side-scatter channel is missing.
+    ConfigError
+        When ``specimen`` is not ``"BM"``, ``"PB"`` or ``None``.
+    """
+    s = settings or AlotGatingSettings()
+    if specimen is not None and specimen not in ("BM", "PB"):
+        raise ConfigError(f"gating: specimen must be 'BM', 'PB' or None, got {specimen!r}")
+    if specimen == "PB":
+        # blood: no hematogone continuum in the blast region
+        s = replace(s, b_abnormal_min_fraction=s.pb_b_abnormal_min_fraction)
+    flags: list[str] = []
+    landmarks: dict[str, tuple[float, float]] = {}
+
+    # 1. the decision sample and each marker's positivity threshold ---------------------------
+    tube = _sample_tube(events, qc, s)
+    thr, pos = _lineage_thresholds(tube, s)
+    # 2. anchors from internal controls -------------------------------------------------------
+    a = _read_anchors(tube, pos, s, flags=flags, landmarks=landmarks)
+    # 3-4. CD45/SSC density basins, every bin named relative to the anchors -----------------
+    rm = _region_map(tube, a, pos, s)
+    # 5. region polygons ----------------------------------------------------------------------
+    gs = _GateSet(tube.sample, tube.parent)
+    region_gate, excl = _region_gates(gs, rm, tube, s)
+    # 6. phenotype gates (rectangles on the lineage markers); CD45-low split by lineage -------
+    ph = _phenotype_gates(gs, thr, events.markers, tube.parent)
+    _split_cd45_low(gs, excl, ph.linneg, tube.parent)
+
+    # names used by the blast-cluster stage below
+    sample, data, parent, cx, cy = tube.sample, tube.sample.values, tube.parent, tube.cx, tube.cy
+    n = sample.n_events
+    x_s, y_s, mk, present = tube.x45, tube.ssc, tube.mk, list(tube.mk)
+    lymph, neutro, neutro_sd, span45 = a.lymph, a.neutro, a.neutro_sd, a.span45
+    ylo, lr_g, mono_pos, t_cells = a.ylo, a.lr_g, a.mono_pos, a.t_cells
+    info = rm.basins
+    gb, masks, evaluate_new = gs.gb, gs.masks, gs.evaluate
+    g_b, g_tbl, g_34, g_mpo, g_linneg = ph.b, ph.tbl, ph.cd34, ph.mpo, ph.linneg
+    T = thr
+    zeros = np.zeros(n, dtype=bool)
+
+    def P(m: str) -> np.ndarray:
+        return pos.get(m, zeros)
+
+    def rect(gid: str, bounds: dict[str, tuple[float | None, float | None]]) -> str | None:
+        return _marker_rectangle(gb, gid, parent, bounds, thr, events.markers)
 
     # 7. the abnormal blast cluster -----------------------------------------------------------
     nucleated = max(n, 1)
@@ -844,50 +1142,10 @@ def gate_alot(
     masks = evaluate_new()
 
     # 8. terminal gates (disjoint) ------------------------------------------------------------
-    terms: list[tuple[str, int]] = []
-    not_blast = [(blasts_gid, True)] if blasts_gid else []
-    if in_lymph is not None:
-        clean = gb.boolean("alot_lymphocytes_clean", parent, "and", [(in_lymph, False), *not_blast]) \
-            if not_blast else in_lymph
-        used: list[tuple[str, bool]] = []
-        for gname, g in (("t", g_t), ("b", g_b), ("nk", g_nk)):
-            if g is None:
-                continue
-            gid = gb.boolean(f"alot_lymphocytes_{gname}", parent, "and", [(clean, False), (g, False), *used])
-            terms.append((gid, LABEL_CODES[f"lymphocytes_{gname}"]))
-            used.append((g, True))
-        other = gb.boolean("alot_lymphocytes_other", parent, "and", [(clean, False), *used]) \
-            if used else clean
-        terms.append((other, LABEL_CODES["lymphocytes_other"]))
-    for name in ("monocytes", "granulocytes", "eosinophils", "cd45_negative"):
-        g = excl.get(name)
-        if g is None:
-            continue
-        if not_blast:
-            g = gb.boolean(f"alot_{name}_final", parent, "and", [(g, False), *not_blast])
-        terms.append((g, LABEL_CODES[name]))
-    for gid, code in precursor_terms:
-        if not_blast and "t_aberrant" in landmarks:
-            # aberrant T blasts are gated on their phenotype anywhere; terminals stay disjoint
-            gid = gb.boolean(f"{gid}_final", parent, "and", [(gid, False), *not_blast])
-        terms.append((gid, code))
-    if blasts_gid is not None:
-        terms.append((blasts_gid, LABEL_CODES["blasts"]))
-
+    terms = _terminal_gates(gb, parent, excl, ph, blasts_gid, precursor_terms,
+                            t_aberrant="t_aberrant" in landmarks)
     # 9. labels of all events, from the gates, in one pass ---------------------------------
-    labels = np.asarray(qc.labels, dtype=np.uint8).copy()
-    program = compile_gates(
-        _gates_needed(gb.gates, [g for g, _ in terms]),
-        lambda dim: events.acquisition.channel_index(dim.channel),
-        root_ids=() if parent is None else (parent,),
-    )
-    label_events(events.values, program, terms, root=keep, labels=labels,
-                 root_code=LABEL_CODES["unclassified"])
-    per_code = label_counts(labels)
-    counts = {
-        name: int(sum(per_code[LABEL_CODES[m]] for m in members))
-        for name, members in AGGREGATES.items()
-    }
+    labels, counts = _label_all_events(events, qc, tube, gb.gates, terms)
     for name in ("lymphocytes", "monocytes", "granulocytes", "cd45_negative"):
         if counts[name] < s.min_population_events:
             flags.append(f"population_missing:{name}")
