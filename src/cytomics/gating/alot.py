@@ -680,91 +680,125 @@ def _label_all_events(
     return labels, counts
 
 
-def gate_alot(
-    events: Events, qc: Any, *, settings: AlotGatingSettings | None = None,
-    specimen: str | None = None, small_settings: SmallClusterSettings | None = None,
-) -> GatingResult:
-    """Gate an ALOT tube: CD45/SSC populations, lymphocyte subsets and the blast cluster.
+@dataclass(frozen=True, slots=True)
+class _Gating:
+    """What the earlier stages established, read by the blast-cluster stages.
 
-    Parameters
-    ----------
-    events
-        Pre-processed events (display scale) with the ALOT markers mapped
-        (``CD45`` required; the lineage markers are used when present).
-    qc
-        QC result with ``keep`` (bool [n]: nucleated survivors), ``labels`` (uint8 [n])
-        and ``gates`` (their last gate is the parent of the ALOT gates; may be empty).
-    settings
-        Parameters; defaults when ``None``.
-    specimen
-        ``"BM"`` (bone marrow), ``"PB"`` (peripheral blood) or ``None`` (unknown). Used
-        only where the biology differs: blood holds no myeloid/B precursors, so a
-        CD45-dim cluster there is judged without the marrow's normal precursor allowance
-        (here and in the small-cluster screen, :mod:`cytomics.gating.small_clusters`,
-        which judges an unknown specimen as marrow).
-    small_settings
-        Thresholds of the small-cluster screen; defaults when ``None``.
-
-    Returns
-    -------
-    GatingResult
-        Labels computed from the returned gates, counts and review flags.
-
-    Raises
-    ------
-    PanelMismatchError
-        When CD45 or a side-scatter channel is missing.
-    ConfigError
-        When ``specimen`` is not ``"BM"``, ``"PB"`` or ``None``.
+    The settings and the specimen, the decision sample, the positivity thresholds and
+    positive events, the anchors, the CD45/SSC region map, the gates built so far (with
+    the exclusive region gates ``excl`` and the phenotype gates ``ph``). ``flags`` and
+    ``landmarks`` are the result's lists, appended to by every stage.
     """
-    s = settings or AlotGatingSettings()
-    if specimen is not None and specimen not in ("BM", "PB"):
-        raise ConfigError(f"gating: specimen must be 'BM', 'PB' or None, got {specimen!r}")
-    if specimen == "PB":
-        # blood: no hematogone continuum in the blast region
-        s = replace(s, b_abnormal_min_fraction=s.pb_b_abnormal_min_fraction)
-    flags: list[str] = []
-    landmarks: dict[str, tuple[float, float]] = {}
 
-    # 1. the decision sample and each marker's positivity threshold ---------------------------
-    tube = _sample_tube(events, qc, s)
-    thr, pos = _lineage_thresholds(tube, s)
-    # 2. anchors from internal controls -------------------------------------------------------
-    a = _read_anchors(tube, pos, s, flags=flags, landmarks=landmarks)
-    # 3-4. CD45/SSC density basins, every bin named relative to the anchors -----------------
-    rm = _region_map(tube, a, pos, s)
-    # 5. region polygons ----------------------------------------------------------------------
-    gs = _GateSet(tube.sample, tube.parent)
-    region_gate, excl = _region_gates(gs, rm, tube, s)
-    # 6. phenotype gates (rectangles on the lineage markers); CD45-low split by lineage -------
-    ph = _phenotype_gates(gs, thr, events.markers, tube.parent)
-    _split_cd45_low(gs, excl, ph.linneg, tube.parent)
+    events: Events
+    s: AlotGatingSettings
+    specimen: str | None
+    small_settings: SmallClusterSettings | None
+    tube: _Tube
+    thr: dict[str, float]
+    pos: dict[str, np.ndarray]
+    a: _Anchors
+    rm: _RegionMap
+    gs: _GateSet
+    ph: _Phenotypes
+    excl: dict[str, str]
+    flags: list[str]
+    landmarks: dict[str, tuple[float, float]]
 
-    # names used by the blast-cluster stage below
-    sample, data, parent, cx, cy = tube.sample, tube.sample.values, tube.parent, tube.cx, tube.cy
-    n = sample.n_events
-    x_s, y_s, mk, present = tube.x45, tube.ssc, tube.mk, list(tube.mk)
-    lymph, neutro, neutro_sd, span45 = a.lymph, a.neutro, a.neutro_sd, a.span45
-    ylo, lr_g, mono_pos, t_cells = a.ylo, a.lr_g, a.mono_pos, a.t_cells
-    info = rm.basins
-    gb, masks, evaluate_new = gs.gb, gs.masks, gs.evaluate
-    g_b, g_tbl, g_34, g_mpo, g_linneg = ph.b, ph.tbl, ph.cd34, ph.mpo, ph.linneg
-    T = thr
-    zeros = np.zeros(n, dtype=bool)
+
+@dataclass(slots=True)
+class _BlastCall:
+    """The blast call, built up stage by stage.
+
+    Attributes
+    ----------
+    lineage
+        ``"none"`` (no abnormal cluster), ``"b"``, ``"t"``, ``"other"``, ``"cd34"``,
+        ``"t_aberrant"``, ``"monocytic"`` or ``"granular"``.
+    parts
+        Ids of the gates whose union is the blasts.
+    ref
+        Sample rows of the blast cluster's counted events (reference for overlaps), or
+        ``None``.
+    precursor_terms
+        (gate id, label code) terminals of the normal precursors of the blast region.
+    """
+
+    lineage: str = "none"
+    parts: list[str] = field(default_factory=list)
+    ref: np.ndarray | None = None
+    precursor_terms: list[tuple[str, int]] = field(default_factory=list)
+
+
+def _current_blasts(gs: _GateSet, parts: list[str], n: int) -> np.ndarray:
+    """Sample events of the blast gates ``parts`` (evaluating any gate built since)."""
+    gs.evaluate()
+    return (np.logical_or.reduce([gs.masks[g] for g in parts]) if parts
+            else np.zeros(n, bool))
+
+
+def _blast_gate(gs: _GateSet, bc: _BlastCall, parent: str | None) -> str | None:
+    """Id of the gate of all blasts (the union of ``bc.parts``); ``None`` in a normal
+    sample (what is left in the blast region is other normal cells)."""
+    if bc.lineage == "none":
+        blasts_gid = None
+    elif len(bc.parts) > 1:
+        blasts_gid = gs.gb.boolean("alot_blasts", parent, "or", [(g, False) for g in bc.parts])
+    else:
+        blasts_gid = bc.parts[0] if bc.parts else None
+    gs.evaluate()
+    return blasts_gid
+
+
+def _blast_region_cluster(ctx: _Gating, bc: _BlastCall) -> None:
+    """The abnormal blast cluster of the blast region and its lineage.
+
+    A leukemic B cluster is the dimmest compact CD45 (/ SSC, / CD34) cluster of the B-like
+    events, apart from the hematogone continuum; otherwise the main CD45 / log SSC cluster of
+    the other events, counted by its phenotype (lineage positive, CD7+, myeloid MPO level),
+    is abnormal by its size (else the small-cluster screen). Sets ``bc`` (lineage, blast
+    gates, precursor terminals, reference events), appends to flags and landmarks.
+    """
+    events = ctx.events
+    s = ctx.s
+    specimen = ctx.specimen
+    small_settings = ctx.small_settings
+    data = ctx.tube.sample.values
+    parent = ctx.tube.parent
+    cx = ctx.tube.cx
+    cy = ctx.tube.cy
+    n = ctx.tube.sample.n_events
+    nucleated = max(ctx.tube.sample.n_events, 1)
+    x_s = ctx.tube.x45
+    y_s = ctx.tube.ssc
+    mk = ctx.tube.mk
+    present = list(ctx.tube.mk)
+    thr = ctx.thr
+    T = ctx.thr
+    pos = ctx.pos
+    neutro = ctx.a.neutro
+    neutro_sd = ctx.a.neutro_sd
+    span45 = ctx.a.span45
+    info = ctx.rm.basins
+    gb = ctx.gs.gb
+    masks = ctx.gs.masks
+    evaluate_new = ctx.gs.evaluate
+    g_b = ctx.ph.b
+    g_tbl = ctx.ph.tbl
+    g_34 = ctx.ph.cd34
+    g_mpo = ctx.ph.mpo
+    g_linneg = ctx.ph.linneg
+    excl = ctx.excl
+    flags = ctx.flags
+    landmarks = ctx.landmarks
 
     def P(m: str) -> np.ndarray:
-        return pos.get(m, zeros)
+        return pos.get(m, np.zeros(n, dtype=bool))
 
     def rect(gid: str, bounds: dict[str, tuple[float | None, float | None]]) -> str | None:
         return _marker_rectangle(gb, gid, parent, bounds, thr, events.markers)
 
-    # 7. the abnormal blast cluster -----------------------------------------------------------
-    nucleated = max(n, 1)
     cand = excl.get("blast_region")
-    blast_parts: list[str] = []
-    precursor_terms: list[tuple[str, int]] = []
-    blast_lineage = "none"
-    blast_ref: np.ndarray | None = None
     if cand is not None:
         m_c = masks[cand]
         n_c = int(m_c.sum())
@@ -848,18 +882,18 @@ def gate_alot(
                 counted |= in_polygon(data[clu, cx], data[clu, cy], share_poly)
             cluster_pheno = "myeloid"
         frac_other = float(counted.sum()) / nucleated
-        blast_ref = clu[counted] if counted.sum() >= s.min_population_events else None
+        bc.ref = clu[counted] if counted.sum() >= s.min_population_events else None
         landmarks["blast_cluster"] = peak
         landmarks["blast_cluster_fraction"] = (frac_other, float(other_ev.sum()) / nucleated)
         if b_abn:
             landmarks["b_cluster_cd45_cut"] = (b_cut, n_bcl / nucleated)
         if b_abn and n_bcl >= 0.4 * (n_c - (int(b_like.sum()) - n_bcl)):
-            blast_lineage = "b"
+            bc.lineage = "b"
         elif frac_other >= s.other_abnormal_min_fraction:
-            blast_lineage = "t" if t_like.sum() >= 0.2 * (n_c - b_like.sum()) else "other"
+            bc.lineage = "t" if t_like.sum() >= 0.2 * (n_c - b_like.sum()) else "other"
         elif b_abn:
-            blast_lineage = "b"
-        if blast_lineage == "none":  # small abnormal populations: labelled or flagged
+            bc.lineage = "b"
+        if bc.lineage == "none":  # small abnormal populations: labelled or flagged
             sc = screen_small_clusters(x45=x_s, cand=m_c, b_like=b_like, cd34_pos=pos.get("CD34"),
                                        mpo_pos=pos.get("cyMPO"), neutro45=neutro[0],
                                        span45=span45, nucleated=nucleated, specimen=specimen,
@@ -867,41 +901,41 @@ def gate_alot(
             flags.extend(sc.flags)
             landmarks.update(sc.stats)
             if sc.lineage == "b":
-                blast_lineage, b_poly, b_cut, b_ycol = "b", None, sc.b_cut, cx
+                bc.lineage, b_poly, b_cut, b_ycol = "b", None, sc.b_cut, cx
             elif sc.lineage == "cd34" and g_34 is not None:
-                blast_lineage = "cd34"
-        elif (blast_lineage == "b" and n_bcl < s.other_review_max_fraction * nucleated
+                bc.lineage = "cd34"
+        elif (bc.lineage == "b" and n_bcl < s.other_review_max_fraction * nucleated
               and "small_blast_cluster_review" not in flags):
             # a small B cluster beside hematogones: its edge against them is uncertain
             flags.append("small_blast_cluster_review")
         excluded: list[tuple[str, bool]] = [(cand, False)]
-        if g_b is not None and blast_lineage != "b":
+        if g_b is not None and bc.lineage != "b":
             gid = gb.boolean("alot_b_precursors", parent, "and", [(cand, False), (g_b, False)])
-            precursor_terms.append((gid, LABEL_CODES["b_precursors"]))
+            bc.precursor_terms.append((gid, LABEL_CODES["b_precursors"]))
             excluded.append((g_b, True))
         b_blast_gate = g_b
-        if blast_lineage == "b" and (b_poly is not None or np.isfinite(b_cut)):
+        if bc.lineage == "b" and (b_poly is not None or np.isfinite(b_cut)):
             lo45 = (gb.polygon("alot_b_blast_cluster", parent, cx, b_ycol, b_poly)
                     if b_poly is not None else
                     gb.rectangle("pheno_CD45_below_hematogones", parent, {cx: (None, b_cut)}))
             b_blast_gate = gb.boolean("pheno_B_blast", parent, "and", [(g_b, False), (lo45, False)])
             gid = gb.boolean("alot_b_precursors", parent, "and",
                              [(cand, False), (g_b, False), (lo45, True)])
-            precursor_terms.append((gid, LABEL_CODES["b_precursors"]))
-        if g_34 is not None and blast_lineage == "none":
+            bc.precursor_terms.append((gid, LABEL_CODES["b_precursors"]))
+        if g_34 is not None and bc.lineage == "none":
             ops = [(cand, False), (g_34, False)] + ([(g_b, True)] if g_b else [])
             gid = gb.boolean("alot_myeloid_precursors", parent, "and", ops)
-            precursor_terms.append((gid, LABEL_CODES["myeloid_precursors"]))
+            bc.precursor_terms.append((gid, LABEL_CODES["myeloid_precursors"]))
             excluded.append((g_34, True))
-        if blast_lineage == "cd34":  # small CD34+ non-B cluster (small_clusters)
+        if bc.lineage == "cd34":  # small CD34+ non-B cluster (small_clusters)
             excluded.append((g_34, False))
-        if blast_lineage == "none":
+        if bc.lineage == "none":
             flags.append("no_abnormal_blast_cluster")
-        elif blast_lineage == "other" and frac_other < s.other_review_max_fraction:
+        elif bc.lineage == "other" and frac_other < s.other_review_max_fraction:
             # a small CD34+ myeloid cluster may be an expanded normal precursor
             # compartment (regenerating marrow): same CD45/SSC and ALOT phenotype
             flags.append("small_blast_cluster_review")
-        if blast_lineage == "other":
+        if bc.lineage == "other":
             g_7 = rect("pheno_CD7", {"CD7": (T.get("CD7"), None)})
             if cluster_pheno == "cd7" and g_7 is not None:
                 excluded.append((g_7, False))
@@ -924,16 +958,16 @@ def gate_alot(
                                     [(g_linneg, True), (g_core, False)])
                 excluded.append((g_keep, False))
                 flags.append("blast_cluster_lineage_positive")
-        lineage_gate = {"b": b_blast_gate, "t": g_tbl}.get(blast_lineage)
+        lineage_gate = {"b": b_blast_gate, "t": g_tbl}.get(bc.lineage)
         if lineage_gate is not None:
             # lymphoid blasts carry their lineage marker: the rest of the region (monocyte
             # tails, myeloid precursors, basophils) stays out of the blast count
             excluded = [(cand, False), (lineage_gate, False)]
         if len(excluded) > 1:
-            blast_parts.append(gb.boolean("alot_blast_region_other", parent, "and", excluded))
+            bc.parts.append(gb.boolean("alot_blast_region_other", parent, "and", excluded))
         else:
-            blast_parts.append(cand)
-        if blast_lineage == "other" and cluster_pheno != "cd7":
+            bc.parts.append(cand)
+        if bc.lineage == "other" and cluster_pheno != "cd7":
             # a myeloid blast cloud is one density basin on CD45/SSC: its parts beyond the
             # textbook region lines (monocyte CD45, granulocyte SSC) are blasts too
             ext_poly, n_model = extrapolated_cluster(
@@ -947,7 +981,7 @@ def gate_alot(
                     reg = excl.get(name)
                     if reg is None:
                         continue
-                    blast_parts.append(gb.boolean(f"alot_blast_cloud_in_{name}", parent, "and",
+                    bc.parts.append(gb.boolean(f"alot_blast_cloud_in_{name}", parent, "and",
                                                   [(reg, False), (g_ext, False)]))
                 landmarks["blast_cloud_model"] = (n_model / nucleated, 0.0)
                 flags.append("blast_cluster_cloud_extended")
@@ -959,14 +993,35 @@ def gate_alot(
             f_rest = float(rest.sum()) / nucleated
             if f_rest >= s.second_lineage_cd34_min_fraction:
                 ops = [(cand, False), (g_34, False)] + ([(g_b, True)] if g_b else [])
-                blast_parts.append(gb.boolean("alot_blasts_second_lineage_cd34", parent,
+                bc.parts.append(gb.boolean("alot_blasts_second_lineage_cd34", parent,
                                               "and", ops))
                 landmarks["second_lineage_cd34"] = (f_rest, 0.0)
                 flags.append("review_second_blast_lineage_cd34")
                 masks = evaluate_new()
+
+
+def _t_aberrant_blasts(ctx: _Gating, bc: _BlastCall) -> None:
+    """T-lineage blasts, an aberrant phenotype at any frequency.
+
+    cyCD3 as bright as the mature T cells (the internal control) without their smCD3;
+    NK cells are cyCD3 dim. Gated on phenotype anywhere on CD45/SSC.
+    """
+    events = ctx.events
+    s = ctx.s
+    parent = ctx.tube.parent
+    nucleated = max(ctx.tube.sample.n_events, 1)
+    x_s = ctx.tube.x45
+    mk = ctx.tube.mk
+    lymph = ctx.a.lymph
+    t_cells = ctx.a.t_cells
+    gb = ctx.gs.gb
+    evaluate_new = ctx.gs.evaluate
+    flags = ctx.flags
+    landmarks = ctx.landmarks
+
     # T-lineage blasts are an aberrant phenotype at any frequency: cyCD3 as bright as the
     # mature T cells (the internal control) without their smCD3; NK cells are cyCD3 dim
-    t_ab = t_aberrant_bounds(x_s, t_cells, mk, lymph[0], s) if blast_lineage != "t" else None
+    t_ab = t_aberrant_bounds(x_s, t_cells, mk, lymph[0], s) if bc.lineage != "t" else None
     if t_ab is not None:
         cy_lo, sm_hi = t_ab
         n_ab = int(((mk["cyCD3"] >= cy_lo) & (mk["smCD3"] < sm_hi)).sum())
@@ -974,33 +1029,62 @@ def gate_alot(
             g_tab = gb.rectangle("pheno_T_aberrant", parent,
                                  {events.markers["cyCD3"]: (cy_lo, None),
                                   events.markers["smCD3"]: (None, sm_hi)})
-            if blast_lineage == "none":  # the blast region holds normal cells only
-                blast_parts = []
-                blast_lineage = "t_aberrant"
-            blast_parts.append(g_tab)
+            if bc.lineage == "none":  # the blast region holds normal cells only
+                bc.parts = []
+                bc.lineage = "t_aberrant"
+            bc.parts.append(g_tab)
             if "no_abnormal_blast_cluster" in flags:
                 flags.remove("no_abnormal_blast_cluster")
             flags.append("blast_cluster_t_aberrant")
             if n_ab < s.other_review_max_fraction * nucleated:
                 flags.append("small_blast_cluster_t_aberrant")
             landmarks["t_aberrant"] = (float(n_ab) / nucleated, float(cy_lo))
-            masks = evaluate_new()
+            evaluate_new()
+
+
+def _blasts_in_normal_regions(ctx: _Gating, bc: _BlastCall) -> None:
+    """Blasts hiding in the lymphocyte, monocyte and granulocyte gates.
+
+    The blast cluster's phenotype (cyCD3 without smCD3, CD34, MPO on CD45 vs MPO where
+    the blasts' own spread reaches) pulls its events out of the normal regions.
+    """
+    events = ctx.events
+    s = ctx.s
+    data = ctx.tube.sample.values
+    parent = ctx.tube.parent
+    cx = ctx.tube.cx
+    n = ctx.tube.sample.n_events
+    y_s = ctx.tube.ssc
+    present = list(ctx.tube.mk)
+    neutro = ctx.a.neutro
+    span45 = ctx.a.span45
+    ylo = ctx.a.ylo
+    lr_g = ctx.a.lr_g
+    mono_pos = ctx.a.mono_pos
+    gb = ctx.gs.gb
+    masks = ctx.gs.masks
+    g_tbl = ctx.ph.tbl
+    g_34 = ctx.ph.cd34
+    g_mpo = ctx.ph.mpo
+    excl = ctx.excl
+    flags = ctx.flags
+
     # phenotype of the blast cluster -> blasts hiding in the lymphocyte / monocyte gates
     blast_cluster = (
-        np.logical_or.reduce([masks[g] for g in blast_parts]) if blast_parts else np.zeros(n, bool)
+        np.logical_or.reduce([masks[g] for g in bc.parts]) if bc.parts else np.zeros(n, bool)
     )
     n_blasts_core = int(blast_cluster.sum())
     in_lymph = excl.get("lymphocytes")
     in_mono = excl.get("monocytes")
-    if blast_lineage != "none" and n_blasts_core >= s.min_population_events:
+    if bc.lineage != "none" and n_blasts_core >= s.min_population_events:
         def frac_pos(g: str | None) -> float:
             if g is None:
                 return 0.0
             return float((masks[g] & blast_cluster).sum()) / n_blasts_core
 
-        if (in_lymph is not None and g_tbl is not None and blast_lineage != "t_aberrant"
+        if (in_lymph is not None and g_tbl is not None and bc.lineage != "t_aberrant"
                 and frac_pos(g_tbl) >= 0.3):
-            blast_parts.append(gb.boolean(
+            bc.parts.append(gb.boolean(
                 "alot_tblasts_in_lymph", parent, "and", [(in_lymph, False), (g_tbl, False)]))
             flags.append("blasts_overlap_lymphocytes_resolved_by_lineage")
         in_gran = excl.get("granulocytes")
@@ -1009,7 +1093,7 @@ def gate_alot(
             for reg, tag in ((in_lymph, "lymph"), (in_mono, "mono"), (in_gran, "gran")):
                 if reg is None:
                     continue
-                blast_parts.append(gb.boolean(
+                bc.parts.append(gb.boolean(
                     f"alot_cd34_blasts_in_{tag}", parent, "and", [(reg, False), (g_34, False)]))
         def add_blastlike(region: str, m_region: np.ndarray, normal: np.ndarray, mcol: int,
                           p_beyond: float, enough: bool, gate_id: str, bool_id: str,
@@ -1017,21 +1101,21 @@ def gate_alot(
             # blasts expected in ``region`` (``p_beyond`` of the blasts' own spread lies
             # there); on CD45 vs MPO, the blast density weighted by that expectation must
             # beat the density of the region's ``normal`` events
-            n_expect = blast_ref.size * p_beyond / max(1.0 - p_beyond, 1e-3)
+            n_expect = bc.ref.size * p_beyond / max(1.0 - p_beyond, 1e-3)
             if not (n_expect >= s.min_population_events and enough):
                 return
-            poly = closer_to_blasts((data[blast_ref, cx], data[blast_ref, mcol]),
+            poly = closer_to_blasts((data[bc.ref, cx], data[bc.ref, mcol]),
                                      (data[normal, cx], data[normal, mcol]), s,
                                      prior=n_expect / float(m_region.sum()))
             if poly is None:
                 return
             g = gb.polygon(gate_id, parent, cx, mcol, poly)
-            blast_parts.append(gb.boolean(bool_id, parent, "and", [(region, False), (g, False)]))
+            bc.parts.append(gb.boolean(bool_id, parent, "and", [(region, False), (g, False)]))
             flags.append(flag)
 
         in_gran = excl.get("granulocytes")
-        if (blast_lineage == "other" and in_gran is not None and "cyMPO" in present
-                and blast_ref is not None):
+        if (bc.lineage == "other" and in_gran is not None and "cyMPO" in present
+                and bc.ref is not None):
             # myeloid blasts whose SSC reaches the granulocytes: on CD45 vs MPO they stay
             # apart from the neutrophils (dimmer CD45, MPO below the neutrophil level)
             mcol = events.markers["cyMPO"]
@@ -1039,35 +1123,52 @@ def gate_alot(
             ref = g_in & (y_s >= neutro[1])
             # expected blasts above the granulocyte SSC boundary, from the blasts' own
             # log-SSC spread (log-normal), per granulocyte-gate event
-            lb = np.log(np.maximum(y_s[blast_ref], 1e-6))
+            lb = np.log(np.maximum(y_s[bc.ref], 1e-6))
             p_hi = robust_tail_above(lb, float(np.log(ylo) + s.gran_ssc_position * lr_g))
             add_blastlike(in_gran, g_in, ref, mcol, p_hi, g_in.any(), "pheno_CD45_MPO_blastlike",
                           "alot_blasts_in_gran", "blasts_overlap_granulocytes_resolved_by_cd45_mpo")
         if (in_mono is not None and g_mpo is not None and frac_pos(g_mpo) >= 0.3
-                and blast_ref is not None):
+                and bc.ref is not None):
             # MPO+ blasts overlapping monocytes (also MPO+): expected only as far as the
             # blasts' own CD45 / SSC spread reaches the monocyte gate; there, on CD45 vs
             # MPO, the blasts' density (times that expectation) must beat the monocytes'
             mcol = events.markers["cyMPO"]
             m_in = masks[in_mono]
-            xb = data[blast_ref, cx].astype(np.float64)
-            lb = np.log(np.maximum(y_s[blast_ref], 1e-6))
+            xb = data[bc.ref, cx].astype(np.float64)
+            lb = np.log(np.maximum(y_s[bc.ref], 1e-6))
             p_in = (robust_tail_above(xb, neutro[0] + mono_pos * span45)
                     * robust_tail_above(lb, float(np.log(ylo * s.mono_ssc_ratio_min))))
             add_blastlike(in_mono, m_in, m_in, mcol, p_in, m_in.sum() > 20,
                           "pheno_CD45_MPO_blastlike_mono", "alot_mpo_blasts_in_mono",
                           "blasts_overlap_monocytes_resolved_by_lineage")
+
+
+def _monocytic_expansion(ctx: _Gating, bc: _BlastCall) -> None:
+    """A monocyte gate far larger than normal: a monocytic blast expansion.
+
+    Normal marrow / blood holds a few percent of monocytes; a larger monocyte-gate population
+    is called blasts (flagged for review when moderate); normal monocytes, if separate, are
+    the brighter CD45 peak above it.
+    """
+    s = ctx.s
+    data = ctx.tube.sample.values
+    parent = ctx.tube.parent
+    cx = ctx.tube.cx
+    n = ctx.tube.sample.n_events
+    nucleated = max(ctx.tube.sample.n_events, 1)
+    gb = ctx.gs.gb
+    masks = ctx.gs.masks
+    flags = ctx.flags
+    landmarks = ctx.landmarks
+    in_mono = ctx.excl.get("monocytes")
+
     # monocytic blasts overlapping the monocytes: normal marrow / blood holds a few percent
     # of monocytes; a monocyte-gate population this large is a monocytic blast expansion
     # (flagged). Normal monocytes, if separate, are the brighter CD45 peak above it.
-    def blast_cluster_now() -> np.ndarray:
-        masks.update(evaluate_new())
-        return (np.logical_or.reduce([masks[g] for g in blast_parts]) if blast_parts
-                else np.zeros(n, bool))
 
     if in_mono is not None:
         mono_m = masks[in_mono]
-        f_mono = float((mono_m & ~blast_cluster_now()).sum()) / nucleated
+        f_mono = float((mono_m & ~_current_blasts(ctx.gs, bc.parts, n)).sum()) / nucleated
         landmarks["monocyte_fraction"] = (f_mono, float(mono_m.sum()) / nucleated)
         if s.mono_review_min_fraction <= f_mono < s.mono_abnormal_min_fraction:
             # monocytosis beyond normal marrow/blood: monocytic blasts share the monocytes'
@@ -1079,47 +1180,70 @@ def gate_alot(
                                 bins=128, sigma_bins=2.0)
             pk = sorted((p for p in dens.find_peaks_1d(d, min_height=0.05, min_prominence=0.1)
                          if p.mass >= 0.05), key=lambda p: p.position)
-            if blast_lineage == "none":
-                blast_parts = []
+            if bc.lineage == "none":
+                bc.parts = []
                 flags.remove("no_abnormal_blast_cluster")
-                blast_lineage = "monocytic"
+                bc.lineage = "monocytic"
             if len(pk) >= 2:
                 cut = dens.valley_between(d, pk[-2].position, pk[-1].position)
                 g = gb.rectangle("pheno_CD45_below_monocytes", parent, {cx: (None, cut)})
-                blast_parts.append(gb.boolean(
+                bc.parts.append(gb.boolean(
                     "alot_monocytic_blasts", parent, "and", [(in_mono, False), (g, False)]))
             else:
                 # the whole gate, as its own gate: a region gate that is also an operand of
                 # other terminals is not used as a terminal itself
                 g = gb.rectangle("pheno_CD45_below_monocytes", parent,
                                  {cx: (None, float(x_m.max()) + 1.0)})
-                blast_parts.append(gb.boolean(
+                bc.parts.append(gb.boolean(
                     "alot_monocytic_blasts", parent, "and", [(in_mono, False), (g, False)]))
             flags.append("monocytic_expansion_called_blasts")
             if (float(mono_m.sum()) / nucleated < s.mono_call_review_max_fraction
                     and "monocyte_expansion_review" not in flags):
                 # a moderate expansion may still be a reactive monocytosis
                 flags.append("monocyte_expansion_review")
+
+
+def _granulocyte_checks(ctx: _Gating, bc: _BlastCall) -> None:
+    """Hypergranular blasts and an atypical granulocyte SSC spread.
+
+    Outside marrow, a discrete CD45-dim peak of the granulocyte gate is a hypergranular blast
+    cluster (maturing neutrophils are a continuum); a granulocyte population spread far wider
+    on SSC than maturing neutrophils goes to review.
+    """
+    s = ctx.s
+    specimen = ctx.specimen
+    parent = ctx.tube.parent
+    cx = ctx.tube.cx
+    n = ctx.tube.sample.n_events
+    nucleated = max(ctx.tube.sample.n_events, 1)
+    x_s = ctx.tube.x45
+    y_s = ctx.tube.ssc
+    gb = ctx.gs.gb
+    masks = ctx.gs.masks
+    excl = ctx.excl
+    flags = ctx.flags
+    landmarks = ctx.landmarks
+
     g_gran = excl.get("granulocytes")
     if g_gran is not None and s.gran_dim_min_fraction < 1.0 and specimen != "BM":
         # hypergranular CD34- blasts: neutrophil SSC and MPO, but their own CD45-dim peak
         # (maturing neutrophils are a continuum with one peak at the mature end)
-        gm = masks[g_gran] & ~blast_cluster_now()
+        gm = masks[g_gran] & ~_current_blasts(ctx.gs, bc.parts, n)
         dim = dim_granular_cluster(x_s[gm], nucleated, min_fraction=s.gran_dim_min_fraction,
                                    min_peak_mass=s.gran_dim_peak_mass,
                                    min_prominence=s.gran_dim_prominence)
         if dim is not None:
-            if blast_lineage == "none":
-                blast_parts = []
+            if bc.lineage == "none":
+                bc.parts = []
                 flags.remove("no_abnormal_blast_cluster")
-                blast_lineage = "granular"
+                bc.lineage = "granular"
             g = gb.rectangle("pheno_CD45_below_neutrophils", parent, {cx: (None, dim[0])})
-            blast_parts.append(gb.boolean("alot_granular_blasts", parent, "and",
+            bc.parts.append(gb.boolean("alot_granular_blasts", parent, "and",
                                           [(g_gran, False), (g, False)]))
             landmarks["granular_blast_cluster"] = (dim[1], dim[0])
             flags.append("granular_blast_cluster_review")
     if g_gran is not None:
-        gm = masks[g_gran] & ~blast_cluster_now()
+        gm = masks[g_gran] & ~_current_blasts(ctx.gs, bc.parts, n)
         if gm.sum() >= s.min_control_events:
             gi = np.flatnonzero(gm)
             lg = np.log(np.maximum(y_s[gi[:: max(1, gi.size // 20_000)]], 1e-6))
@@ -1131,21 +1255,85 @@ def gate_alot(
                 # 'granulocyte' population spread far wider may hide hypergranular blasts
                 # that share the neutrophils' CD45, SSC and MPO (not separable on ALOT)
                 flags.append("review_granulocyte_ssc_atypical")
-    if blast_lineage == "none":
-        blasts_gid = None
-        # a normal sample: what is left in the blast region is other normal cells
-    else:
-        if len(blast_parts) > 1:
-            blasts_gid = gb.boolean("alot_blasts", parent, "or", [(g, False) for g in blast_parts])
-        else:
-            blasts_gid = blast_parts[0] if blast_parts else None
-    masks = evaluate_new()
+
+
+def gate_alot(
+    events: Events, qc: Any, *, settings: AlotGatingSettings | None = None,
+    specimen: str | None = None, small_settings: SmallClusterSettings | None = None,
+) -> GatingResult:
+    """Gate an ALOT tube: CD45/SSC populations, lymphocyte subsets and the blast cluster.
+
+    Parameters
+    ----------
+    events
+        Pre-processed events (display scale) with the ALOT markers mapped
+        (``CD45`` required; the lineage markers are used when present).
+    qc
+        QC result with ``keep`` (bool [n]: nucleated survivors), ``labels`` (uint8 [n])
+        and ``gates`` (their last gate is the parent of the ALOT gates; may be empty).
+    settings
+        Parameters; defaults when ``None``.
+    specimen
+        ``"BM"`` (bone marrow), ``"PB"`` (peripheral blood) or ``None`` (unknown). Used
+        only where the biology differs: blood holds no myeloid/B precursors, so a
+        CD45-dim cluster there is judged without the marrow's normal precursor allowance
+        (here and in the small-cluster screen, :mod:`cytomics.gating.small_clusters`,
+        which judges an unknown specimen as marrow).
+    small_settings
+        Thresholds of the small-cluster screen; defaults when ``None``.
+
+    Returns
+    -------
+    GatingResult
+        Labels computed from the returned gates, counts and review flags.
+
+    Raises
+    ------
+    PanelMismatchError
+        When CD45 or a side-scatter channel is missing.
+    ConfigError
+        When ``specimen`` is not ``"BM"``, ``"PB"`` or ``None``.
+    """
+    s = settings or AlotGatingSettings()
+    if specimen is not None and specimen not in ("BM", "PB"):
+        raise ConfigError(f"gating: specimen must be 'BM', 'PB' or None, got {specimen!r}")
+    if specimen == "PB":
+        # blood: no hematogone continuum in the blast region
+        s = replace(s, b_abnormal_min_fraction=s.pb_b_abnormal_min_fraction)
+    flags: list[str] = []
+    landmarks: dict[str, tuple[float, float]] = {}
+
+    # 1. the decision sample and each marker's positivity threshold ---------------------------
+    tube = _sample_tube(events, qc, s)
+    thr, pos = _lineage_thresholds(tube, s)
+    # 2. anchors from internal controls -------------------------------------------------------
+    a = _read_anchors(tube, pos, s, flags=flags, landmarks=landmarks)
+    # 3-4. CD45/SSC density basins, every bin named relative to the anchors -----------------
+    rm = _region_map(tube, a, pos, s)
+    # 5. region polygons ----------------------------------------------------------------------
+    gs = _GateSet(tube.sample, tube.parent)
+    region_gate, excl = _region_gates(gs, rm, tube, s)
+    # 6. phenotype gates (rectangles on the lineage markers); CD45-low split by lineage -------
+    ph = _phenotype_gates(gs, thr, events.markers, tube.parent)
+    _split_cd45_low(gs, excl, ph.linneg, tube.parent)
+
+    # 7. the blast cluster and the lineage markers' overlap resolution -----------------------
+    ctx = _Gating(events=events, s=s, specimen=specimen, small_settings=small_settings, tube=tube,
+                thr=thr, pos=pos, a=a, rm=rm, gs=gs, ph=ph, excl=excl, flags=flags,
+                landmarks=landmarks)
+    bc = _BlastCall()
+    _blast_region_cluster(ctx, bc)
+    _t_aberrant_blasts(ctx, bc)
+    _blasts_in_normal_regions(ctx, bc)
+    _monocytic_expansion(ctx, bc)
+    _granulocyte_checks(ctx, bc)
+    blasts_gid = _blast_gate(gs, bc, tube.parent)
 
     # 8. terminal gates (disjoint) ------------------------------------------------------------
-    terms = _terminal_gates(gb, parent, excl, ph, blasts_gid, precursor_terms,
+    terms = _terminal_gates(gs.gb, tube.parent, excl, ph, blasts_gid, bc.precursor_terms,
                             t_aberrant="t_aberrant" in landmarks)
     # 9. labels of all events, from the gates, in one pass ---------------------------------
-    labels, counts = _label_all_events(events, qc, tube, gb.gates, terms)
+    labels, counts = _label_all_events(events, qc, tube, gs.gb.gates, terms)
     for name in ("lymphocytes", "monocytes", "granulocytes", "cd45_negative"):
         if counts[name] < s.min_population_events:
             flags.append(f"population_missing:{name}")
@@ -1153,14 +1341,14 @@ def gate_alot(
         flags.append("neutrophil_anchor_missing")
     return GatingResult(
         labels=labels,
-        gates=gb.gates,
+        gates=gs.gb.gates,
         counts=counts,
         flags=flags,
         terminals=terms,
         region_gates=region_gate,
         thresholds={m: float(v) for m, v in thr.items()},
         landmarks=landmarks,
-        axes={"cd45": cx, "ssc": cy},
+        axes={"cd45": tube.cx, "ssc": tube.cy},
     )
 
 
