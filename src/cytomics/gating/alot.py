@@ -759,38 +759,14 @@ def _blast_region_cluster(ctx: _Gating, bc: _BlastCall) -> None:
     is abnormal by its size (else the small-cluster screen). Sets ``bc`` (lineage, blast
     gates, precursor terminals, reference events), appends to flags and landmarks.
     """
-    events = ctx.events
-    s = ctx.s
-    specimen = ctx.specimen
-    small_settings = ctx.small_settings
-    data = ctx.tube.sample.values
-    parent = ctx.tube.parent
-    cx = ctx.tube.cx
-    cy = ctx.tube.cy
-    n = ctx.tube.sample.n_events
-    nucleated = max(ctx.tube.sample.n_events, 1)
-    x_s = ctx.tube.x45
-    y_s = ctx.tube.ssc
-    mk = ctx.tube.mk
-    present = list(ctx.tube.mk)
-    thr = ctx.thr
-    T = ctx.thr
-    pos = ctx.pos
-    neutro = ctx.a.neutro
-    neutro_sd = ctx.a.neutro_sd
-    span45 = ctx.a.span45
-    info = ctx.rm.basins
-    gb = ctx.gs.gb
-    masks = ctx.gs.masks
-    evaluate_new = ctx.gs.evaluate
-    g_b = ctx.ph.b
-    g_tbl = ctx.ph.tbl
-    g_34 = ctx.ph.cd34
-    g_mpo = ctx.ph.mpo
-    g_linneg = ctx.ph.linneg
-    excl = ctx.excl
-    flags = ctx.flags
-    landmarks = ctx.landmarks
+    events, s, specimen, small_settings = ctx.events, ctx.s, ctx.specimen, ctx.small_settings
+    data, parent, cx, cy = ctx.tube.sample.values, ctx.tube.parent, ctx.tube.cx, ctx.tube.cy
+    n, nucleated, x_s = ctx.tube.sample.n_events, max(ctx.tube.sample.n_events, 1), ctx.tube.x45
+    y_s, mk, present, thr, T = ctx.tube.ssc, ctx.tube.mk, list(ctx.tube.mk), ctx.thr, ctx.thr
+    pos, neutro, neutro_sd, span45 = ctx.pos, ctx.a.neutro, ctx.a.neutro_sd, ctx.a.span45
+    info, gb, masks, evaluate_new = ctx.rm.basins, ctx.gs.gb, ctx.gs.masks, ctx.gs.evaluate
+    g_b, g_tbl, g_34, g_mpo = ctx.ph.b, ctx.ph.tbl, ctx.ph.cd34, ctx.ph.mpo
+    g_linneg, excl, flags, landmarks = ctx.ph.linneg, ctx.excl, ctx.flags, ctx.landmarks
 
     def P(m: str) -> np.ndarray:
         return pos.get(m, np.zeros(n, dtype=bool))
@@ -1006,21 +982,11 @@ def _t_aberrant_blasts(ctx: _Gating, bc: _BlastCall) -> None:
     cyCD3 as bright as the mature T cells (the internal control) without their smCD3;
     NK cells are cyCD3 dim. Gated on phenotype anywhere on CD45/SSC.
     """
-    events = ctx.events
-    s = ctx.s
-    parent = ctx.tube.parent
-    nucleated = max(ctx.tube.sample.n_events, 1)
-    x_s = ctx.tube.x45
-    mk = ctx.tube.mk
-    lymph = ctx.a.lymph
-    t_cells = ctx.a.t_cells
-    gb = ctx.gs.gb
-    evaluate_new = ctx.gs.evaluate
-    flags = ctx.flags
-    landmarks = ctx.landmarks
+    events, s, parent = ctx.events, ctx.s, ctx.tube.parent
+    nucleated, x_s, mk = max(ctx.tube.sample.n_events, 1), ctx.tube.x45, ctx.tube.mk
+    lymph, t_cells, gb, evaluate_new = ctx.a.lymph, ctx.a.t_cells, ctx.gs.gb, ctx.gs.evaluate
+    flags, landmarks = ctx.flags, ctx.landmarks
 
-    # T-lineage blasts are an aberrant phenotype at any frequency: cyCD3 as bright as the
-    # mature T cells (the internal control) without their smCD3; NK cells are cyCD3 dim
     t_ab = t_aberrant_bounds(x_s, t_cells, mk, lymph[0], s) if bc.lineage != "t" else None
     if t_ab is not None:
         cy_lo, sm_hi = t_ab
@@ -1048,26 +1014,11 @@ def _blasts_in_normal_regions(ctx: _Gating, bc: _BlastCall) -> None:
     The blast cluster's phenotype (cyCD3 without smCD3, CD34, MPO on CD45 vs MPO where
     the blasts' own spread reaches) pulls its events out of the normal regions.
     """
-    events = ctx.events
-    s = ctx.s
-    data = ctx.tube.sample.values
-    parent = ctx.tube.parent
-    cx = ctx.tube.cx
-    n = ctx.tube.sample.n_events
-    y_s = ctx.tube.ssc
-    present = list(ctx.tube.mk)
-    neutro = ctx.a.neutro
-    span45 = ctx.a.span45
-    ylo = ctx.a.ylo
-    lr_g = ctx.a.lr_g
-    mono_pos = ctx.a.mono_pos
-    gb = ctx.gs.gb
-    masks = ctx.gs.masks
-    g_tbl = ctx.ph.tbl
-    g_34 = ctx.ph.cd34
-    g_mpo = ctx.ph.mpo
-    excl = ctx.excl
-    flags = ctx.flags
+    events, s, data, parent = ctx.events, ctx.s, ctx.tube.sample.values, ctx.tube.parent
+    cx, n, y_s, present = ctx.tube.cx, ctx.tube.sample.n_events, ctx.tube.ssc, list(ctx.tube.mk)
+    neutro, span45, ylo, lr_g = ctx.a.neutro, ctx.a.span45, ctx.a.ylo, ctx.a.lr_g
+    mono_pos, gb, masks, g_tbl = ctx.a.mono_pos, ctx.gs.gb, ctx.gs.masks, ctx.ph.tbl
+    g_34, g_mpo, excl, flags = ctx.ph.cd34, ctx.ph.mpo, ctx.excl, ctx.flags
 
     # phenotype of the blast cluster -> blasts hiding in the lymphocyte / monocyte gates
     blast_cluster = (
@@ -1150,21 +1101,10 @@ def _monocytic_expansion(ctx: _Gating, bc: _BlastCall) -> None:
     is called blasts (flagged for review when moderate); normal monocytes, if separate, are
     the brighter CD45 peak above it.
     """
-    s = ctx.s
-    data = ctx.tube.sample.values
-    parent = ctx.tube.parent
-    cx = ctx.tube.cx
-    n = ctx.tube.sample.n_events
-    nucleated = max(ctx.tube.sample.n_events, 1)
-    gb = ctx.gs.gb
-    masks = ctx.gs.masks
-    flags = ctx.flags
-    landmarks = ctx.landmarks
+    s, data, parent, cx = ctx.s, ctx.tube.sample.values, ctx.tube.parent, ctx.tube.cx
+    n, nucleated, gb = ctx.tube.sample.n_events, max(ctx.tube.sample.n_events, 1), ctx.gs.gb
+    masks, flags, landmarks = ctx.gs.masks, ctx.flags, ctx.landmarks
     in_mono = ctx.excl.get("monocytes")
-
-    # monocytic blasts overlapping the monocytes: normal marrow / blood holds a few percent
-    # of monocytes; a monocyte-gate population this large is a monocytic blast expansion
-    # (flagged). Normal monocytes, if separate, are the brighter CD45 peak above it.
 
     if in_mono is not None:
         mono_m = masks[in_mono]
@@ -1210,18 +1150,9 @@ def _granulocyte_checks(ctx: _Gating, bc: _BlastCall) -> None:
     cluster (maturing neutrophils are a continuum); a granulocyte population spread far wider
     on SSC than maturing neutrophils goes to review.
     """
-    s = ctx.s
-    specimen = ctx.specimen
-    parent = ctx.tube.parent
-    cx = ctx.tube.cx
-    n = ctx.tube.sample.n_events
-    nucleated = max(ctx.tube.sample.n_events, 1)
-    x_s = ctx.tube.x45
-    y_s = ctx.tube.ssc
-    gb = ctx.gs.gb
-    masks = ctx.gs.masks
-    excl = ctx.excl
-    flags = ctx.flags
+    s, specimen, parent, cx = ctx.s, ctx.specimen, ctx.tube.parent, ctx.tube.cx
+    n, nucleated, x_s = ctx.tube.sample.n_events, max(ctx.tube.sample.n_events, 1), ctx.tube.x45
+    y_s, gb, masks, excl, flags = ctx.tube.ssc, ctx.gs.gb, ctx.gs.masks, ctx.excl, ctx.flags
     landmarks = ctx.landmarks
 
     g_gran = excl.get("granulocytes")
