@@ -1,0 +1,563 @@
+"""The blast call of an ALOT tube: stage 7 of :func:`cytomics.gating.alot.gate_alot`.
+
+An abnormal blast population is a dominant, compact, homogeneous cluster of the blast
+region (B-lineage clusters told from hematogones, the main CD45 / log SSC cluster of the
+rest counted by its phenotype); the lineage markers then pull the cluster's blasts out of
+the lymphocyte, monocyte and granulocyte gates; a monocyte or granulocyte population
+beyond normal is a monocytic or hypergranular blast population (or goes to review). Each
+stage reads a :class:`BlastContext` (the results of the region stages) and builds up a
+:class:`BlastCall`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from cytomics.gating import density as dens
+from cytomics.gating.alot_regions import (
+    Anchors,
+    GateSet,
+    Phenotypes,
+    RegionMap,
+    Tube,
+    marker_rectangle,
+)
+from cytomics.gating.anchors import brightest_peak, t_aberrant_bounds
+from cytomics.gating.b_lineage import (
+    b_blast_cluster,
+    b_blast_cluster_2d,
+    b_cluster_cd45_cd34,
+    maturation_continuum,
+)
+from cytomics.gating.clusters import (
+    blast_share_polygon,
+    closer_to_blasts,
+    core_ellipse,
+    ellipse_polygon,
+    in_ellipse,
+    in_polygon,
+    main_cluster,
+    robust_tail_above,
+)
+from cytomics.gating.myeloid import dim_granular_cluster, extrapolated_cluster
+from cytomics.gating.small_clusters import SmallClusterSettings, screen_small_clusters
+from cytomics.populations import LABEL_CODES
+from cytomics.preprocess.model import Events
+
+if TYPE_CHECKING:
+    from cytomics.gating.alot_settings import AlotGatingSettings
+
+__all__ = ["BlastCall", "BlastContext", "blast_gate", "blast_region_cluster",
+           "blasts_in_normal_regions", "current_blasts", "granulocyte_checks",
+           "monocytic_expansion", "t_aberrant_blasts"]
+
+@dataclass(frozen=True, slots=True)
+class BlastContext:
+    """What the earlier stages established, read by the blast-cluster stages.
+
+    The settings and the specimen, the decision sample, the positivity thresholds and
+    positive events, the anchors, the CD45/SSC region map, the gates built so far (with
+    the exclusive region gates ``excl`` and the phenotype gates ``ph``). ``flags`` and
+    ``landmarks`` are the result's lists, appended to by every stage.
+    """
+
+    events: Events
+    s: AlotGatingSettings
+    specimen: str | None
+    small_settings: SmallClusterSettings | None
+    tube: Tube
+    thr: dict[str, float]
+    pos: dict[str, np.ndarray]
+    a: Anchors
+    rm: RegionMap
+    gs: GateSet
+    ph: Phenotypes
+    excl: dict[str, str]
+    flags: list[str]
+    landmarks: dict[str, tuple[float, float]]
+
+
+@dataclass(slots=True)
+class BlastCall:
+    """The blast call, built up stage by stage.
+
+    Attributes
+    ----------
+    lineage
+        ``"none"`` (no abnormal cluster), ``"b"``, ``"t"``, ``"other"``, ``"cd34"``,
+        ``"t_aberrant"``, ``"monocytic"`` or ``"granular"``.
+    parts
+        Ids of the gates whose union is the blasts.
+    ref
+        Sample rows of the blast cluster's counted events (reference for overlaps), or
+        ``None``.
+    precursor_terms
+        (gate id, label code) terminals of the normal precursors of the blast region.
+    """
+
+    lineage: str = "none"
+    parts: list[str] = field(default_factory=list)
+    ref: np.ndarray | None = None
+    precursor_terms: list[tuple[str, int]] = field(default_factory=list)
+
+
+def current_blasts(gs: GateSet, parts: list[str], n: int) -> np.ndarray:
+    """Sample events of the blast gates ``parts`` (evaluating any gate built since)."""
+    gs.evaluate()
+    return (np.logical_or.reduce([gs.masks[g] for g in parts]) if parts
+            else np.zeros(n, bool))
+
+
+def blast_gate(gs: GateSet, bc: BlastCall, parent: str | None) -> str | None:
+    """Id of the gate of all blasts (the union of ``bc.parts``); ``None`` in a normal
+    sample (what is left in the blast region is other normal cells)."""
+    if bc.lineage == "none":
+        blasts_gid = None
+    elif len(bc.parts) > 1:
+        blasts_gid = gs.gb.boolean("alot_blasts", parent, "or", [(g, False) for g in bc.parts])
+    else:
+        blasts_gid = bc.parts[0] if bc.parts else None
+    gs.evaluate()
+    return blasts_gid
+
+
+def blast_region_cluster(ctx: BlastContext, bc: BlastCall) -> None:
+    """The abnormal blast cluster of the blast region and its lineage.
+
+    A leukemic B cluster is the dimmest compact CD45 (/ SSC, / CD34) cluster of the B-like
+    events, apart from the hematogone continuum; otherwise the main CD45 / log SSC cluster of
+    the other events, counted by its phenotype (lineage positive, CD7+, myeloid MPO level),
+    is abnormal by its size (else the small-cluster screen). Sets ``bc`` (lineage, blast
+    gates, precursor terminals, reference events), appends to flags and landmarks.
+    """
+    events, s, specimen, small_settings = ctx.events, ctx.s, ctx.specimen, ctx.small_settings
+    data, parent, cx, cy = ctx.tube.sample.values, ctx.tube.parent, ctx.tube.cx, ctx.tube.cy
+    n, nucleated, x_s = ctx.tube.sample.n_events, max(ctx.tube.sample.n_events, 1), ctx.tube.x45
+    y_s, mk, present, thr, T = ctx.tube.ssc, ctx.tube.mk, list(ctx.tube.mk), ctx.thr, ctx.thr
+    pos, neutro, neutro_sd, span45 = ctx.pos, ctx.a.neutro, ctx.a.neutro_sd, ctx.a.span45
+    info, gb, masks, evaluate_new = ctx.rm.basins, ctx.gs.gb, ctx.gs.masks, ctx.gs.evaluate
+    g_b, g_tbl, g_34, g_mpo = ctx.ph.b, ctx.ph.tbl, ctx.ph.cd34, ctx.ph.mpo
+    g_linneg, excl, flags, landmarks = ctx.ph.linneg, ctx.excl, ctx.flags, ctx.landmarks
+
+    def P(m: str) -> np.ndarray:
+        return pos.get(m, np.zeros(n, dtype=bool))
+
+    def rect(gid: str, bounds: dict[str, tuple[float | None, float | None]]) -> str | None:
+        return marker_rectangle(gb, gid, parent, bounds, thr, events.markers)
+
+    cand = excl.get("blast_region")
+    if cand is not None:
+        m_c = masks[cand]
+        n_c = int(m_c.sum())
+        b_like = m_c & masks[g_b] if g_b else np.zeros(n, bool)
+        t_like = m_c & masks[g_tbl] if g_tbl else np.zeros(n, bool)
+        # hematogones form a CD45 continuum from dim to the lymphocytes; a leukemic B cluster
+        # is a compact CD45 peak below it (or more B events than normal marrow holds)
+        b_cut, b_abn = b_blast_cluster(data[b_like, cx], neutro[0], span45, nucleated, s,
+                                        ref_sd=neutro_sd)
+        n_bcl = int((data[b_like, cx] < b_cut).sum()) if b_abn else 0
+        b_poly, b_mem, b_abn2 = b_blast_cluster_2d(data[b_like, cx], data[b_like, cy],
+                                                    neutro[0], span45, nucleated, s,
+                                                    ref_sd=neutro_sd)
+        b_ycol = cy
+        if b_poly is not None and b_abn2:
+            b_abn, n_bcl = True, int(b_mem.sum())
+        else:
+            b_poly = None
+            if b_abn and "CD34" in present:
+                # no split on CD45/SSC: the leukemic cluster's edge against the hematogones
+                # on CD45 vs CD34 (blasts: one homogeneous CD34 level; hematogones: a
+                # stripe, CD34 lost as CD45 rises)
+                b_poly, b_mem = b_cluster_cd45_cd34(data[b_like, cx],
+                                                     mk["CD34"][b_like], b_cut, s)
+                if b_poly is not None:
+                    b_ycol, n_bcl = events.markers["CD34"], int(b_mem.sum())
+        if b_abn and "CD34" in present:
+            # a maturation continuum (CD34 lost as CD45 rises) is hematogones, however many
+            bi = np.flatnonzero(b_like)
+            mem = b_mem if b_poly is not None else data[bi, cx] < b_cut
+            if maturation_continuum(data[bi[mem], cx].astype(np.float64),
+                                     mk["CD34"][bi[mem]], s):
+                b_abn, b_poly, n_bcl = False, None, 0
+                flags.append("review_b_precursor_continuum")
+        other_ev = m_c & ~b_like
+        main, peak = main_cluster(data[other_ev, cx].astype(np.float64),
+                                   data[other_ev, cy].astype(np.float64), s)
+        # phenotype of the main cluster: a leukemic cluster is homogeneous; lineage-negative
+        # events (basophils, plasma cells, debris) or CD7- CD34+ myeloid precursors next to
+        # a lineage-positive / CD7+ cluster are other (normal) cells and are not counted
+        clu = np.flatnonzero(other_ev)[main]
+        lin_m = [m for m in ("CD34", "CD7", "cyMPO", "cyCD3")
+                 if m in present and np.isfinite(thr[m])]
+        linpos = (np.logical_or.reduce([pos[m][clu] for m in lin_m]) if lin_m
+                  else np.zeros(clu.size, bool))
+        counted = np.ones(clu.size, dtype=bool)
+        lp = float(linpos.mean()) if clu.size else 0.0
+        cluster_pheno = "any"
+        core = None
+        if lp >= s.cluster_lineage_positive_min:
+            core = core_ellipse(data[clu[linpos], cx], data[clu[linpos], cy], s)
+        if core is not None:
+            counted = linpos | in_ellipse(data[clu, cx], data[clu, cy], core)
+            cluster_pheno = "lineage_positive"
+        if "CD7" in lin_m and linpos.sum() >= s.min_population_events:
+            f7 = float(pos["CD7"][clu][linpos].mean())
+            fmpo = float(P("cyMPO")[clu][linpos].mean())
+            if f7 >= s.cluster_cd7_min and fmpo < s.cluster_mpo_max:
+                counted &= pos["CD7"][clu]
+                cluster_pheno = "cd7"
+        share_poly = None
+        mpo_level = float(thr.get("cyMPO", np.nan))
+        if (cluster_pheno == "lineage_positive" and "cyMPO" in lin_m
+                and float(pos["cyMPO"][clu][linpos].mean()) >= s.cluster_mpo_reference_min):
+            # myeloid cluster: its MPO+ events are the blasts' reference on CD45 / SSC;
+            # MPO- events (CD34+ normal precursors, MPO- blasts, basophils, plasma cells)
+            # count only where blasts of that shape make up most of them
+            # MPO+ blasts are homogeneous: MPO within a few SDs of their own peak; dimmer
+            # MPO+ events (normal precursors' MPO-dim tail) are judged like MPO- ones
+            mpo_v = mk["cyMPO"]
+            pk = brightest_peak(mpo_v[clu[pos["cyMPO"][clu]]], s)
+            if pk is not None and pk[0] - s.cluster_mpo_sd_k * pk[1] > thr["cyMPO"]:
+                mpo_level = float(pk[0] - s.cluster_mpo_sd_k * pk[1])
+            mpo_bl = mpo_v >= mpo_level
+            ref = clu[mpo_bl[clu]]
+            mix = np.flatnonzero(other_ev & ~mpo_bl)
+            share_poly, _ = blast_share_polygon(data[ref, cx], data[ref, cy],
+                                                 data[mix, cx], data[mix, cy], s)
+            counted = mpo_bl[clu].copy()
+            if share_poly is not None:
+                counted |= in_polygon(data[clu, cx], data[clu, cy], share_poly)
+            cluster_pheno = "myeloid"
+        frac_other = float(counted.sum()) / nucleated
+        bc.ref = clu[counted] if counted.sum() >= s.min_population_events else None
+        landmarks["blast_cluster"] = peak
+        landmarks["blast_cluster_fraction"] = (frac_other, float(other_ev.sum()) / nucleated)
+        if b_abn:
+            landmarks["b_cluster_cd45_cut"] = (b_cut, n_bcl / nucleated)
+        if b_abn and n_bcl >= 0.4 * (n_c - (int(b_like.sum()) - n_bcl)):
+            bc.lineage = "b"
+        elif frac_other >= s.other_abnormal_min_fraction:
+            bc.lineage = "t" if t_like.sum() >= 0.2 * (n_c - b_like.sum()) else "other"
+        elif b_abn:
+            bc.lineage = "b"
+        if bc.lineage == "none":  # small abnormal populations: labelled or flagged
+            sc = screen_small_clusters(x45=x_s, cand=m_c, b_like=b_like, cd34_pos=pos.get("CD34"),
+                                       mpo_pos=pos.get("cyMPO"), neutro45=neutro[0],
+                                       span45=span45, nucleated=nucleated, specimen=specimen,
+                                       settings=small_settings)
+            flags.extend(sc.flags)
+            landmarks.update(sc.stats)
+            if sc.lineage == "b":
+                bc.lineage, b_poly, b_cut, b_ycol = "b", None, sc.b_cut, cx
+            elif sc.lineage == "cd34" and g_34 is not None:
+                bc.lineage = "cd34"
+        elif (bc.lineage == "b" and n_bcl < s.other_review_max_fraction * nucleated
+              and "small_blast_cluster_review" not in flags):
+            # a small B cluster beside hematogones: its edge against them is uncertain
+            flags.append("small_blast_cluster_review")
+        excluded: list[tuple[str, bool]] = [(cand, False)]
+        if g_b is not None and bc.lineage != "b":
+            gid = gb.boolean("alot_b_precursors", parent, "and", [(cand, False), (g_b, False)])
+            bc.precursor_terms.append((gid, LABEL_CODES["b_precursors"]))
+            excluded.append((g_b, True))
+        b_blast_gate = g_b
+        if bc.lineage == "b" and (b_poly is not None or np.isfinite(b_cut)):
+            lo45 = (gb.polygon("alot_b_blast_cluster", parent, cx, b_ycol, b_poly)
+                    if b_poly is not None else
+                    gb.rectangle("pheno_CD45_below_hematogones", parent, {cx: (None, b_cut)}))
+            b_blast_gate = gb.boolean("pheno_B_blast", parent, "and", [(g_b, False), (lo45, False)])
+            gid = gb.boolean("alot_b_precursors", parent, "and",
+                             [(cand, False), (g_b, False), (lo45, True)])
+            bc.precursor_terms.append((gid, LABEL_CODES["b_precursors"]))
+        if g_34 is not None and bc.lineage == "none":
+            ops = [(cand, False), (g_34, False)] + ([(g_b, True)] if g_b else [])
+            gid = gb.boolean("alot_myeloid_precursors", parent, "and", ops)
+            bc.precursor_terms.append((gid, LABEL_CODES["myeloid_precursors"]))
+            excluded.append((g_34, True))
+        if bc.lineage == "cd34":  # small CD34+ non-B cluster (small_clusters)
+            excluded.append((g_34, False))
+        if bc.lineage == "none":
+            flags.append("no_abnormal_blast_cluster")
+        elif bc.lineage == "other" and frac_other < s.other_review_max_fraction:
+            # a small CD34+ myeloid cluster may be an expanded normal precursor
+            # compartment (regenerating marrow): same CD45/SSC and ALOT phenotype
+            flags.append("small_blast_cluster_review")
+        if bc.lineage == "other":
+            g_7 = rect("pheno_CD7", {"CD7": (T.get("CD7"), None)})
+            if cluster_pheno == "cd7" and g_7 is not None:
+                excluded.append((g_7, False))
+                flags.append("blast_cluster_cd7_positive")
+            elif cluster_pheno == "myeloid" and g_mpo is not None:
+                g_lv = (g_mpo if mpo_level <= thr["cyMPO"] else gb.rectangle(
+                    "pheno_MPO_blast_level", parent, {events.markers["cyMPO"]: (mpo_level, None)}))
+                ops = [(g_lv, False)]
+                if share_poly is not None:
+                    ops.append((gb.polygon("alot_blast_share", parent, cx, cy, share_poly), False))
+                excluded.append((gb.boolean("alot_blast_mpo_or_share", parent, "or", ops), False)
+                            if len(ops) > 1 else (g_lv, False))
+                flags.append("blast_cluster_myeloid")
+            elif cluster_pheno == "lineage_positive" and g_linneg is not None and core is not None:
+                # lineage-negative events are blasts only where the lineage-positive
+                # blasts sit on CD45/SSC (basophils, plasma cells, debris lie elsewhere)
+                g_core = gb.polygon("alot_blast_core", parent, cx, cy,
+                                    ellipse_polygon(core, s.max_vertices))
+                g_keep = gb.boolean("alot_blast_core_or_lineage", parent, "or",
+                                    [(g_linneg, True), (g_core, False)])
+                excluded.append((g_keep, False))
+                flags.append("blast_cluster_lineage_positive")
+        lineage_gate = {"b": b_blast_gate, "t": g_tbl}.get(bc.lineage)
+        if lineage_gate is not None:
+            # lymphoid blasts carry their lineage marker: the rest of the region (monocyte
+            # tails, myeloid precursors, basophils) stays out of the blast count
+            excluded = [(cand, False), (lineage_gate, False)]
+        if len(excluded) > 1:
+            bc.parts.append(gb.boolean("alot_blast_region_other", parent, "and", excluded))
+        else:
+            bc.parts.append(cand)
+        if bc.lineage == "other" and cluster_pheno != "cd7":
+            # a myeloid blast cloud is one density basin on CD45/SSC: its parts beyond the
+            # textbook region lines (monocyte CD45, granulocyte SSC) are blasts too
+            ext_poly, n_model = extrapolated_cluster(
+                x_s[clu], y_s[clu], np.ones(clu.size, bool), peak, x_s, y_s,
+                bins=s.cluster_bins, sigma_bins=s.cluster_sigma_bins,
+                share_min=s.extend_share_min, sd_k=s.extend_sd_k, max_vertices=s.max_vertices,
+                peaks=[(b["x"], b["y"]) for b in info], peak_sd_k=s.extend_peak_sd_k)
+            if ext_poly is not None:
+                g_ext = gb.polygon("alot_blast_cloud", parent, cx, cy, ext_poly)
+                for name in ("monocytes", "granulocytes"):
+                    reg = excl.get(name)
+                    if reg is None:
+                        continue
+                    bc.parts.append(gb.boolean(f"alot_blast_cloud_in_{name}", parent, "and",
+                                                  [(reg, False), (g_ext, False)]))
+                landmarks["blast_cloud_model"] = (n_model / nucleated, 0.0)
+                flags.append("blast_cluster_cloud_extended")
+        masks = evaluate_new()
+        if lineage_gate is not None and g_34 is not None:
+            # bilineal leukemia: beside lymphoid blasts, CD34+ events without that lineage
+            # far beyond the normal CD34+ myeloid precursors are a second blast population
+            rest = m_c & ~masks[lineage_gate] & masks[g_34] & ~b_like & ~t_like
+            f_rest = float(rest.sum()) / nucleated
+            if f_rest >= s.second_lineage_cd34_min_fraction:
+                ops = [(cand, False), (g_34, False)] + ([(g_b, True)] if g_b else [])
+                bc.parts.append(gb.boolean("alot_blasts_second_lineage_cd34", parent,
+                                              "and", ops))
+                landmarks["second_lineage_cd34"] = (f_rest, 0.0)
+                flags.append("review_second_blast_lineage_cd34")
+                masks = evaluate_new()
+
+
+def t_aberrant_blasts(ctx: BlastContext, bc: BlastCall) -> None:
+    """T-lineage blasts, an aberrant phenotype at any frequency.
+
+    cyCD3 as bright as the mature T cells (the internal control) without their smCD3;
+    NK cells are cyCD3 dim. Gated on phenotype anywhere on CD45/SSC.
+    """
+    events, s, parent = ctx.events, ctx.s, ctx.tube.parent
+    nucleated, x_s, mk = max(ctx.tube.sample.n_events, 1), ctx.tube.x45, ctx.tube.mk
+    lymph, t_cells, gb, evaluate_new = ctx.a.lymph, ctx.a.t_cells, ctx.gs.gb, ctx.gs.evaluate
+    flags, landmarks = ctx.flags, ctx.landmarks
+
+    t_ab = t_aberrant_bounds(x_s, t_cells, mk, lymph[0], s) if bc.lineage != "t" else None
+    if t_ab is not None:
+        cy_lo, sm_hi = t_ab
+        n_ab = int(((mk["cyCD3"] >= cy_lo) & (mk["smCD3"] < sm_hi)).sum())
+        if n_ab >= max(s.t_aberrant_min_events, s.t_aberrant_min_fraction * nucleated):
+            g_tab = gb.rectangle("pheno_T_aberrant", parent,
+                                 {events.markers["cyCD3"]: (cy_lo, None),
+                                  events.markers["smCD3"]: (None, sm_hi)})
+            if bc.lineage == "none":  # the blast region holds normal cells only
+                bc.parts = []
+                bc.lineage = "t_aberrant"
+            bc.parts.append(g_tab)
+            if "no_abnormal_blast_cluster" in flags:
+                flags.remove("no_abnormal_blast_cluster")
+            flags.append("blast_cluster_t_aberrant")
+            if n_ab < s.other_review_max_fraction * nucleated:
+                flags.append("small_blast_cluster_t_aberrant")
+            landmarks["t_aberrant"] = (float(n_ab) / nucleated, float(cy_lo))
+            evaluate_new()
+
+
+def blasts_in_normal_regions(ctx: BlastContext, bc: BlastCall) -> None:
+    """Blasts hiding in the lymphocyte, monocyte and granulocyte gates.
+
+    The blast cluster's phenotype (cyCD3 without smCD3, CD34, MPO on CD45 vs MPO where
+    the blasts' own spread reaches) pulls its events out of the normal regions.
+    """
+    events, s, data, parent = ctx.events, ctx.s, ctx.tube.sample.values, ctx.tube.parent
+    cx, n, y_s, present = ctx.tube.cx, ctx.tube.sample.n_events, ctx.tube.ssc, list(ctx.tube.mk)
+    neutro, span45, ylo, lr_g = ctx.a.neutro, ctx.a.span45, ctx.a.ylo, ctx.a.lr_g
+    mono_pos, gb, masks, g_tbl = ctx.a.mono_pos, ctx.gs.gb, ctx.gs.masks, ctx.ph.tbl
+    g_34, g_mpo, excl, flags = ctx.ph.cd34, ctx.ph.mpo, ctx.excl, ctx.flags
+
+    # phenotype of the blast cluster -> blasts hiding in the lymphocyte / monocyte gates
+    blast_cluster = (
+        np.logical_or.reduce([masks[g] for g in bc.parts]) if bc.parts else np.zeros(n, bool)
+    )
+    n_blasts_core = int(blast_cluster.sum())
+    in_lymph = excl.get("lymphocytes")
+    in_mono = excl.get("monocytes")
+    if bc.lineage != "none" and n_blasts_core >= s.min_population_events:
+        def frac_pos(g: str | None) -> float:
+            if g is None:
+                return 0.0
+            return float((masks[g] & blast_cluster).sum()) / n_blasts_core
+
+        if (in_lymph is not None and g_tbl is not None and bc.lineage != "t_aberrant"
+                and frac_pos(g_tbl) >= 0.3):
+            bc.parts.append(gb.boolean(
+                "alot_tblasts_in_lymph", parent, "and", [(in_lymph, False), (g_tbl, False)]))
+            flags.append("blasts_overlap_lymphocytes_resolved_by_lineage")
+        in_gran = excl.get("granulocytes")
+        if g_34 is not None and frac_pos(g_34) >= 0.3:
+            # normal lymphocytes, monocytes and neutrophils are CD34-negative
+            for reg, tag in ((in_lymph, "lymph"), (in_mono, "mono"), (in_gran, "gran")):
+                if reg is None:
+                    continue
+                bc.parts.append(gb.boolean(
+                    f"alot_cd34_blasts_in_{tag}", parent, "and", [(reg, False), (g_34, False)]))
+        def add_blastlike(region: str, m_region: np.ndarray, normal: np.ndarray, mcol: int,
+                          p_beyond: float, enough: bool, gate_id: str, bool_id: str,
+                          flag: str) -> None:
+            # blasts expected in ``region`` (``p_beyond`` of the blasts' own spread lies
+            # there); on CD45 vs MPO, the blast density weighted by that expectation must
+            # beat the density of the region's ``normal`` events
+            n_expect = bc.ref.size * p_beyond / max(1.0 - p_beyond, 1e-3)
+            if not (n_expect >= s.min_population_events and enough):
+                return
+            poly = closer_to_blasts((data[bc.ref, cx], data[bc.ref, mcol]),
+                                     (data[normal, cx], data[normal, mcol]), s,
+                                     prior=n_expect / float(m_region.sum()))
+            if poly is None:
+                return
+            g = gb.polygon(gate_id, parent, cx, mcol, poly)
+            bc.parts.append(gb.boolean(bool_id, parent, "and", [(region, False), (g, False)]))
+            flags.append(flag)
+
+        in_gran = excl.get("granulocytes")
+        if (bc.lineage == "other" and in_gran is not None and "cyMPO" in present
+                and bc.ref is not None):
+            # myeloid blasts whose SSC reaches the granulocytes: on CD45 vs MPO they stay
+            # apart from the neutrophils (dimmer CD45, MPO below the neutrophil level)
+            mcol = events.markers["cyMPO"]
+            g_in = masks[in_gran]
+            ref = g_in & (y_s >= neutro[1])
+            # expected blasts above the granulocyte SSC boundary, from the blasts' own
+            # log-SSC spread (log-normal), per granulocyte-gate event
+            lb = np.log(np.maximum(y_s[bc.ref], 1e-6))
+            p_hi = robust_tail_above(lb, float(np.log(ylo) + s.gran_ssc_position * lr_g))
+            add_blastlike(in_gran, g_in, ref, mcol, p_hi, g_in.any(), "pheno_CD45_MPO_blastlike",
+                          "alot_blasts_in_gran", "blasts_overlap_granulocytes_resolved_by_cd45_mpo")
+        if (in_mono is not None and g_mpo is not None and frac_pos(g_mpo) >= 0.3
+                and bc.ref is not None):
+            # MPO+ blasts overlapping monocytes (also MPO+): expected only as far as the
+            # blasts' own CD45 / SSC spread reaches the monocyte gate; there, on CD45 vs
+            # MPO, the blasts' density (times that expectation) must beat the monocytes'
+            mcol = events.markers["cyMPO"]
+            m_in = masks[in_mono]
+            xb = data[bc.ref, cx].astype(np.float64)
+            lb = np.log(np.maximum(y_s[bc.ref], 1e-6))
+            p_in = (robust_tail_above(xb, neutro[0] + mono_pos * span45)
+                    * robust_tail_above(lb, float(np.log(ylo * s.mono_ssc_ratio_min))))
+            add_blastlike(in_mono, m_in, m_in, mcol, p_in, m_in.sum() > 20,
+                          "pheno_CD45_MPO_blastlike_mono", "alot_mpo_blasts_in_mono",
+                          "blasts_overlap_monocytes_resolved_by_lineage")
+
+
+def monocytic_expansion(ctx: BlastContext, bc: BlastCall) -> None:
+    """A monocyte gate far larger than normal: a monocytic blast expansion.
+
+    Normal marrow / blood holds a few percent of monocytes; a larger monocyte-gate population
+    is called blasts (flagged for review when moderate); normal monocytes, if separate, are
+    the brighter CD45 peak above it.
+    """
+    s, data, parent, cx = ctx.s, ctx.tube.sample.values, ctx.tube.parent, ctx.tube.cx
+    n, nucleated, gb = ctx.tube.sample.n_events, max(ctx.tube.sample.n_events, 1), ctx.gs.gb
+    masks, flags, landmarks = ctx.gs.masks, ctx.flags, ctx.landmarks
+    in_mono = ctx.excl.get("monocytes")
+
+    if in_mono is not None:
+        mono_m = masks[in_mono]
+        f_mono = float((mono_m & ~current_blasts(ctx.gs, bc.parts, n)).sum()) / nucleated
+        landmarks["monocyte_fraction"] = (f_mono, float(mono_m.sum()) / nucleated)
+        if s.mono_review_min_fraction <= f_mono < s.mono_abnormal_min_fraction:
+            # monocytosis beyond normal marrow/blood: monocytic blasts share the monocytes'
+            # CD45/SSC and ALOT phenotype (MPO dim, CD34-), so ALOT cannot tell them apart
+            flags.append("monocyte_expansion_review")
+        if float(mono_m.sum()) / nucleated >= s.mono_abnormal_min_fraction:
+            x_m = data[mono_m, cx].astype(np.float64)
+            d = dens.density_1d(x_m, lo=float(x_m.min()) - 0.05, hi=float(x_m.max()) + 0.05,
+                                bins=128, sigma_bins=2.0)
+            pk = sorted((p for p in dens.find_peaks_1d(d, min_height=0.05, min_prominence=0.1)
+                         if p.mass >= 0.05), key=lambda p: p.position)
+            if bc.lineage == "none":
+                bc.parts = []
+                flags.remove("no_abnormal_blast_cluster")
+                bc.lineage = "monocytic"
+            if len(pk) >= 2:
+                cut = dens.valley_between(d, pk[-2].position, pk[-1].position)
+                g = gb.rectangle("pheno_CD45_below_monocytes", parent, {cx: (None, cut)})
+                bc.parts.append(gb.boolean(
+                    "alot_monocytic_blasts", parent, "and", [(in_mono, False), (g, False)]))
+            else:
+                # the whole gate, as its own gate: a region gate that is also an operand of
+                # other terminals is not used as a terminal itself
+                g = gb.rectangle("pheno_CD45_below_monocytes", parent,
+                                 {cx: (None, float(x_m.max()) + 1.0)})
+                bc.parts.append(gb.boolean(
+                    "alot_monocytic_blasts", parent, "and", [(in_mono, False), (g, False)]))
+            flags.append("monocytic_expansion_called_blasts")
+            if (float(mono_m.sum()) / nucleated < s.mono_call_review_max_fraction
+                    and "monocyte_expansion_review" not in flags):
+                # a moderate expansion may still be a reactive monocytosis
+                flags.append("monocyte_expansion_review")
+
+
+def granulocyte_checks(ctx: BlastContext, bc: BlastCall) -> None:
+    """Hypergranular blasts and an atypical granulocyte SSC spread.
+
+    Outside marrow, a discrete CD45-dim peak of the granulocyte gate is a hypergranular blast
+    cluster (maturing neutrophils are a continuum); a granulocyte population spread far wider
+    on SSC than maturing neutrophils goes to review.
+    """
+    s, specimen, parent, cx = ctx.s, ctx.specimen, ctx.tube.parent, ctx.tube.cx
+    n, nucleated, x_s = ctx.tube.sample.n_events, max(ctx.tube.sample.n_events, 1), ctx.tube.x45
+    y_s, gb, masks, excl, flags = ctx.tube.ssc, ctx.gs.gb, ctx.gs.masks, ctx.excl, ctx.flags
+    landmarks = ctx.landmarks
+
+    g_gran = excl.get("granulocytes")
+    if g_gran is not None and s.gran_dim_min_fraction < 1.0 and specimen != "BM":
+        # hypergranular CD34- blasts: neutrophil SSC and MPO, but their own CD45-dim peak
+        # (maturing neutrophils are a continuum with one peak at the mature end)
+        gm = masks[g_gran] & ~current_blasts(ctx.gs, bc.parts, n)
+        dim = dim_granular_cluster(x_s[gm], nucleated, min_fraction=s.gran_dim_min_fraction,
+                                   min_peak_mass=s.gran_dim_peak_mass,
+                                   min_prominence=s.gran_dim_prominence)
+        if dim is not None:
+            if bc.lineage == "none":
+                bc.parts = []
+                flags.remove("no_abnormal_blast_cluster")
+                bc.lineage = "granular"
+            g = gb.rectangle("pheno_CD45_below_neutrophils", parent, {cx: (None, dim[0])})
+            bc.parts.append(gb.boolean("alot_granular_blasts", parent, "and",
+                                          [(g_gran, False), (g, False)]))
+            landmarks["granular_blast_cluster"] = (dim[1], dim[0])
+            flags.append("granular_blast_cluster_review")
+    if g_gran is not None:
+        gm = masks[g_gran] & ~current_blasts(ctx.gs, bc.parts, n)
+        if gm.sum() >= s.min_control_events:
+            gi = np.flatnonzero(gm)
+            lg = np.log(np.maximum(y_s[gi[:: max(1, gi.size // 20_000)]], 1e-6))
+            sd_g = float(np.median(np.abs(lg - np.median(lg)))) / 0.6745
+            f_g = float(gm.sum()) / nucleated
+            landmarks["granulocyte_log_ssc_sd"] = (sd_g, f_g)
+            if sd_g >= s.gran_ssc_sd_review and f_g >= s.gran_review_min_fraction:
+                # maturing neutrophils have a characteristic SSC spread; a large
+                # 'granulocyte' population spread far wider may hide hypergranular blasts
+                # that share the neutrophils' CD45, SSC and MPO (not separable on ALOT)
+                flags.append("review_granulocyte_ssc_atypical")
+
