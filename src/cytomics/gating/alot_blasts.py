@@ -124,6 +124,171 @@ def blast_gate(gs: GateSet, bc: BlastCall, parent: str | None) -> str | None:
     return blasts_gid
 
 
+@dataclass(frozen=True, slots=True)
+class BCluster:
+    """The leukemic B cluster candidate among the B-like events of the blast region.
+
+    Attributes
+    ----------
+    abnormal
+        Whether it is an abnormal (leukemic) cluster.
+    cut
+        Its CD45 upper limit (``inf`` without a cluster).
+    n_events
+        Its sampled events (0 when not abnormal).
+    poly, ycol
+        Its polygon on CD45 vs column ``ycol`` (SSC or CD34), or ``None``: then ``cut``
+        bounds it.
+    """
+
+    abnormal: bool
+    cut: float
+    n_events: int
+    poly: np.ndarray | None
+    ycol: int
+
+
+def b_lineage_cluster(ctx: BlastContext, b_like: np.ndarray) -> BCluster:
+    """The leukemic B cluster among the B-like (CD19+ cyCD79a+) events ``b_like``.
+
+    Hematogones form a CD45 continuum from dim to the lymphocytes; a leukemic B cluster is
+    a compact CD45 peak below it (or more B events than normal marrow holds), split from
+    them on CD45 / SSC or, failing that, on CD45 vs CD34. A maturation continuum (CD34
+    lost as CD45 rises) is hematogones however many (flagged for review).
+    """
+    events, s, data, cx, cy = ctx.events, ctx.s, ctx.tube.sample.values, ctx.tube.cx, ctx.tube.cy
+    nucleated, mk, present = max(ctx.tube.sample.n_events, 1), ctx.tube.mk, list(ctx.tube.mk)
+    neutro, neutro_sd, span45, flags = ctx.a.neutro, ctx.a.neutro_sd, ctx.a.span45, ctx.flags
+    # hematogones form a CD45 continuum from dim to the lymphocytes; a leukemic B cluster
+    # is a compact CD45 peak below it (or more B events than normal marrow holds)
+    b_cut, b_abn = b_blast_cluster(data[b_like, cx], neutro[0], span45, nucleated, s,
+                                    ref_sd=neutro_sd)
+    n_bcl = int((data[b_like, cx] < b_cut).sum()) if b_abn else 0
+    b_poly, b_mem, b_abn2 = b_blast_cluster_2d(data[b_like, cx], data[b_like, cy],
+                                                neutro[0], span45, nucleated, s,
+                                                ref_sd=neutro_sd)
+    b_ycol = cy
+    if b_poly is not None and b_abn2:
+        b_abn, n_bcl = True, int(b_mem.sum())
+    else:
+        b_poly = None
+        if b_abn and "CD34" in present:
+            # no split on CD45/SSC: the leukemic cluster's edge against the hematogones
+            # on CD45 vs CD34 (blasts: one homogeneous CD34 level; hematogones: a
+            # stripe, CD34 lost as CD45 rises)
+            b_poly, b_mem = b_cluster_cd45_cd34(data[b_like, cx],
+                                                 mk["CD34"][b_like], b_cut, s)
+            if b_poly is not None:
+                b_ycol, n_bcl = events.markers["CD34"], int(b_mem.sum())
+    if b_abn and "CD34" in present:
+        # a maturation continuum (CD34 lost as CD45 rises) is hematogones, however many
+        bi = np.flatnonzero(b_like)
+        mem = b_mem if b_poly is not None else data[bi, cx] < b_cut
+        if maturation_continuum(data[bi[mem], cx].astype(np.float64),
+                                 mk["CD34"][bi[mem]], s):
+            b_abn, b_poly, n_bcl = False, None, 0
+            flags.append("review_b_precursor_continuum")
+    return BCluster(abnormal=b_abn, cut=b_cut, n_events=n_bcl, poly=b_poly, ycol=b_ycol)
+
+
+@dataclass(frozen=True, slots=True)
+class MainCluster:
+    """The main CD45 / log SSC cluster of the other (non-B) blast-region events.
+
+    Attributes
+    ----------
+    clu
+        Sample rows of the cluster.
+    counted
+        bool over ``clu``: its events counted as blasts by phenotype.
+    peak
+        (CD45, SSC) of its density peak.
+    pheno
+        How it was counted: ``"any"``, ``"lineage_positive"``, ``"cd7"`` or ``"myeloid"``.
+    core
+        Core ellipse of its lineage-positive events (:func:`core_ellipse`), or ``None``.
+    share_poly
+        Myeloid cluster: CD45/SSC polygon where most MPO-dim events are blasts, or ``None``.
+    mpo_level
+        MPO level of the myeloid blasts (the MPO threshold unless their peak is higher).
+    """
+
+    clu: np.ndarray
+    counted: np.ndarray
+    peak: tuple[float, float]
+    pheno: str
+    core: tuple[float, float, float, float] | None
+    share_poly: np.ndarray | None
+    mpo_level: float
+
+
+def main_blast_cluster(ctx: BlastContext, other_ev: np.ndarray) -> MainCluster:
+    """The main cluster of the events ``other_ev`` and which of them count as blasts.
+
+    A leukemic cluster is homogeneous: lineage-negative events (basophils, plasma cells,
+    debris) count only inside the core of the lineage-positive ones; beside a CD7+ MPO-
+    cluster, CD7- events are not counted; in a myeloid cluster the MPO-bright events are
+    the reference and MPO-dim ones count where blasts of that shape make up most of them.
+    """
+    s, data, cx, cy = ctx.s, ctx.tube.sample.values, ctx.tube.cx, ctx.tube.cy
+    n, mk, present = ctx.tube.sample.n_events, ctx.tube.mk, list(ctx.tube.mk)
+    thr, pos = ctx.thr, ctx.pos
+
+    def P(m: str) -> np.ndarray:
+        return pos.get(m, np.zeros(n, dtype=bool))
+
+    main, peak = main_cluster(data[other_ev, cx].astype(np.float64),
+                               data[other_ev, cy].astype(np.float64), s)
+    # phenotype of the main cluster: a leukemic cluster is homogeneous; lineage-negative
+    # events (basophils, plasma cells, debris) or CD7- CD34+ myeloid precursors next to
+    # a lineage-positive / CD7+ cluster are other (normal) cells and are not counted
+    clu = np.flatnonzero(other_ev)[main]
+    lin_m = [m for m in ("CD34", "CD7", "cyMPO", "cyCD3")
+             if m in present and np.isfinite(thr[m])]
+    linpos = (np.logical_or.reduce([pos[m][clu] for m in lin_m]) if lin_m
+              else np.zeros(clu.size, bool))
+    counted = np.ones(clu.size, dtype=bool)
+    lp = float(linpos.mean()) if clu.size else 0.0
+    cluster_pheno = "any"
+    core = None
+    if lp >= s.cluster_lineage_positive_min:
+        core = core_ellipse(data[clu[linpos], cx], data[clu[linpos], cy], s)
+    if core is not None:
+        counted = linpos | in_ellipse(data[clu, cx], data[clu, cy], core)
+        cluster_pheno = "lineage_positive"
+    if "CD7" in lin_m and linpos.sum() >= s.min_population_events:
+        f7 = float(pos["CD7"][clu][linpos].mean())
+        fmpo = float(P("cyMPO")[clu][linpos].mean())
+        if f7 >= s.cluster_cd7_min and fmpo < s.cluster_mpo_max:
+            counted &= pos["CD7"][clu]
+            cluster_pheno = "cd7"
+    share_poly = None
+    mpo_level = float(thr.get("cyMPO", np.nan))
+    if (cluster_pheno == "lineage_positive" and "cyMPO" in lin_m
+            and float(pos["cyMPO"][clu][linpos].mean()) >= s.cluster_mpo_reference_min):
+        # myeloid cluster: its MPO+ events are the blasts' reference on CD45 / SSC;
+        # MPO- events (CD34+ normal precursors, MPO- blasts, basophils, plasma cells)
+        # count only where blasts of that shape make up most of them
+        # MPO+ blasts are homogeneous: MPO within a few SDs of their own peak; dimmer
+        # MPO+ events (normal precursors' MPO-dim tail) are judged like MPO- ones
+        mpo_v = mk["cyMPO"]
+        pk = brightest_peak(mpo_v[clu[pos["cyMPO"][clu]]], s)
+        if pk is not None and pk[0] - s.cluster_mpo_sd_k * pk[1] > thr["cyMPO"]:
+            mpo_level = float(pk[0] - s.cluster_mpo_sd_k * pk[1])
+        mpo_bl = mpo_v >= mpo_level
+        ref = clu[mpo_bl[clu]]
+        mix = np.flatnonzero(other_ev & ~mpo_bl)
+        share_poly, _ = blast_share_polygon(data[ref, cx], data[ref, cy],
+                                             data[mix, cx], data[mix, cy], s)
+        counted = mpo_bl[clu].copy()
+        if share_poly is not None:
+            counted |= in_polygon(data[clu, cx], data[clu, cy], share_poly)
+        cluster_pheno = "myeloid"
+    return MainCluster(clu=clu, counted=counted, peak=peak, pheno=cluster_pheno, core=core,
+                       share_poly=share_poly, mpo_level=mpo_level)
+
+
+
 def blast_region_cluster(ctx: BlastContext, bc: BlastCall) -> None:
     """The abnormal blast cluster of the blast region and its lineage.
 
@@ -134,16 +299,13 @@ def blast_region_cluster(ctx: BlastContext, bc: BlastCall) -> None:
     gates, precursor terminals, reference events), appends to flags and landmarks.
     """
     events, s, specimen, small_settings = ctx.events, ctx.s, ctx.specimen, ctx.small_settings
-    data, parent, cx, cy = ctx.tube.sample.values, ctx.tube.parent, ctx.tube.cx, ctx.tube.cy
+    parent, cx, cy = ctx.tube.parent, ctx.tube.cx, ctx.tube.cy
     n, nucleated, x_s = ctx.tube.sample.n_events, max(ctx.tube.sample.n_events, 1), ctx.tube.x45
-    y_s, mk, present, thr, T = ctx.tube.ssc, ctx.tube.mk, list(ctx.tube.mk), ctx.thr, ctx.thr
-    pos, neutro, neutro_sd, span45 = ctx.pos, ctx.a.neutro, ctx.a.neutro_sd, ctx.a.span45
+    y_s, thr, T = ctx.tube.ssc, ctx.thr, ctx.thr
+    pos, neutro, span45 = ctx.pos, ctx.a.neutro, ctx.a.span45
     info, gb, masks, evaluate_new = ctx.rm.basins, ctx.gs.gb, ctx.gs.masks, ctx.gs.evaluate
     g_b, g_tbl, g_34, g_mpo = ctx.ph.b, ctx.ph.tbl, ctx.ph.cd34, ctx.ph.mpo
     g_linneg, excl, flags, landmarks = ctx.ph.linneg, ctx.excl, ctx.flags, ctx.landmarks
-
-    def P(m: str) -> np.ndarray:
-        return pos.get(m, np.zeros(n, dtype=bool))
 
     def rect(gid: str, bounds: dict[str, tuple[float | None, float | None]]) -> str | None:
         return marker_rectangle(gb, gid, parent, bounds, thr, events.markers)
@@ -154,83 +316,13 @@ def blast_region_cluster(ctx: BlastContext, bc: BlastCall) -> None:
         n_c = int(m_c.sum())
         b_like = m_c & masks[g_b] if g_b else np.zeros(n, bool)
         t_like = m_c & masks[g_tbl] if g_tbl else np.zeros(n, bool)
-        # hematogones form a CD45 continuum from dim to the lymphocytes; a leukemic B cluster
-        # is a compact CD45 peak below it (or more B events than normal marrow holds)
-        b_cut, b_abn = b_blast_cluster(data[b_like, cx], neutro[0], span45, nucleated, s,
-                                        ref_sd=neutro_sd)
-        n_bcl = int((data[b_like, cx] < b_cut).sum()) if b_abn else 0
-        b_poly, b_mem, b_abn2 = b_blast_cluster_2d(data[b_like, cx], data[b_like, cy],
-                                                    neutro[0], span45, nucleated, s,
-                                                    ref_sd=neutro_sd)
-        b_ycol = cy
-        if b_poly is not None and b_abn2:
-            b_abn, n_bcl = True, int(b_mem.sum())
-        else:
-            b_poly = None
-            if b_abn and "CD34" in present:
-                # no split on CD45/SSC: the leukemic cluster's edge against the hematogones
-                # on CD45 vs CD34 (blasts: one homogeneous CD34 level; hematogones: a
-                # stripe, CD34 lost as CD45 rises)
-                b_poly, b_mem = b_cluster_cd45_cd34(data[b_like, cx],
-                                                     mk["CD34"][b_like], b_cut, s)
-                if b_poly is not None:
-                    b_ycol, n_bcl = events.markers["CD34"], int(b_mem.sum())
-        if b_abn and "CD34" in present:
-            # a maturation continuum (CD34 lost as CD45 rises) is hematogones, however many
-            bi = np.flatnonzero(b_like)
-            mem = b_mem if b_poly is not None else data[bi, cx] < b_cut
-            if maturation_continuum(data[bi[mem], cx].astype(np.float64),
-                                     mk["CD34"][bi[mem]], s):
-                b_abn, b_poly, n_bcl = False, None, 0
-                flags.append("review_b_precursor_continuum")
+        bcl = b_lineage_cluster(ctx, b_like)
+        b_abn, b_cut, n_bcl = bcl.abnormal, bcl.cut, bcl.n_events
+        b_poly, b_ycol = bcl.poly, bcl.ycol
         other_ev = m_c & ~b_like
-        main, peak = main_cluster(data[other_ev, cx].astype(np.float64),
-                                   data[other_ev, cy].astype(np.float64), s)
-        # phenotype of the main cluster: a leukemic cluster is homogeneous; lineage-negative
-        # events (basophils, plasma cells, debris) or CD7- CD34+ myeloid precursors next to
-        # a lineage-positive / CD7+ cluster are other (normal) cells and are not counted
-        clu = np.flatnonzero(other_ev)[main]
-        lin_m = [m for m in ("CD34", "CD7", "cyMPO", "cyCD3")
-                 if m in present and np.isfinite(thr[m])]
-        linpos = (np.logical_or.reduce([pos[m][clu] for m in lin_m]) if lin_m
-                  else np.zeros(clu.size, bool))
-        counted = np.ones(clu.size, dtype=bool)
-        lp = float(linpos.mean()) if clu.size else 0.0
-        cluster_pheno = "any"
-        core = None
-        if lp >= s.cluster_lineage_positive_min:
-            core = core_ellipse(data[clu[linpos], cx], data[clu[linpos], cy], s)
-        if core is not None:
-            counted = linpos | in_ellipse(data[clu, cx], data[clu, cy], core)
-            cluster_pheno = "lineage_positive"
-        if "CD7" in lin_m and linpos.sum() >= s.min_population_events:
-            f7 = float(pos["CD7"][clu][linpos].mean())
-            fmpo = float(P("cyMPO")[clu][linpos].mean())
-            if f7 >= s.cluster_cd7_min and fmpo < s.cluster_mpo_max:
-                counted &= pos["CD7"][clu]
-                cluster_pheno = "cd7"
-        share_poly = None
-        mpo_level = float(thr.get("cyMPO", np.nan))
-        if (cluster_pheno == "lineage_positive" and "cyMPO" in lin_m
-                and float(pos["cyMPO"][clu][linpos].mean()) >= s.cluster_mpo_reference_min):
-            # myeloid cluster: its MPO+ events are the blasts' reference on CD45 / SSC;
-            # MPO- events (CD34+ normal precursors, MPO- blasts, basophils, plasma cells)
-            # count only where blasts of that shape make up most of them
-            # MPO+ blasts are homogeneous: MPO within a few SDs of their own peak; dimmer
-            # MPO+ events (normal precursors' MPO-dim tail) are judged like MPO- ones
-            mpo_v = mk["cyMPO"]
-            pk = brightest_peak(mpo_v[clu[pos["cyMPO"][clu]]], s)
-            if pk is not None and pk[0] - s.cluster_mpo_sd_k * pk[1] > thr["cyMPO"]:
-                mpo_level = float(pk[0] - s.cluster_mpo_sd_k * pk[1])
-            mpo_bl = mpo_v >= mpo_level
-            ref = clu[mpo_bl[clu]]
-            mix = np.flatnonzero(other_ev & ~mpo_bl)
-            share_poly, _ = blast_share_polygon(data[ref, cx], data[ref, cy],
-                                                 data[mix, cx], data[mix, cy], s)
-            counted = mpo_bl[clu].copy()
-            if share_poly is not None:
-                counted |= in_polygon(data[clu, cx], data[clu, cy], share_poly)
-            cluster_pheno = "myeloid"
+        mc = main_blast_cluster(ctx, other_ev)
+        clu, counted, peak, cluster_pheno = mc.clu, mc.counted, mc.peak, mc.pheno
+        core, share_poly, mpo_level = mc.core, mc.share_poly, mc.mpo_level
         frac_other = float(counted.sum()) / nucleated
         bc.ref = clu[counted] if counted.sum() >= s.min_population_events else None
         landmarks["blast_cluster"] = peak
