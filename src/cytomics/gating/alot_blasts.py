@@ -289,6 +289,69 @@ def main_blast_cluster(ctx: BlastContext, other_ev: np.ndarray) -> MainCluster:
 
 
 
+def _phenotype_term(ctx: BlastContext, mc: MainCluster) -> tuple[str, bool] | None:
+    """The gate (operand) restricting a non-lymphoid blast cluster to its phenotype.
+
+    CD7+ MPO- cluster: its CD7+ events; myeloid cluster: MPO at the blasts' level or
+    inside the blast-share polygon; lineage-positive cluster: lineage-negative events
+    only inside the core ellipse of the lineage-positive ones (basophils, plasma cells,
+    debris lie elsewhere). ``None`` when the cluster is counted whole. Appends the flag
+    naming the phenotype.
+    """
+    s, events, thr, gb, flags = ctx.s, ctx.events, ctx.thr, ctx.gs.gb, ctx.flags
+    parent, cx, cy = ctx.tube.parent, ctx.tube.cx, ctx.tube.cy
+    g_7 = marker_rectangle(gb, "pheno_CD7", parent, {"CD7": (thr.get("CD7"), None)}, thr,
+                           events.markers)
+    if mc.pheno == "cd7" and g_7 is not None:
+        flags.append("blast_cluster_cd7_positive")
+        return g_7, False
+    if mc.pheno == "myeloid" and ctx.ph.mpo is not None:
+        g_lv = (ctx.ph.mpo if mc.mpo_level <= thr["cyMPO"] else gb.rectangle(
+            "pheno_MPO_blast_level", parent, {events.markers["cyMPO"]: (mc.mpo_level, None)}))
+        ops = [(g_lv, False)]
+        if mc.share_poly is not None:
+            ops.append((gb.polygon("alot_blast_share", parent, cx, cy, mc.share_poly), False))
+        term = ((gb.boolean("alot_blast_mpo_or_share", parent, "or", ops), False)
+                if len(ops) > 1 else (g_lv, False))
+        flags.append("blast_cluster_myeloid")
+        return term
+    if mc.pheno == "lineage_positive" and ctx.ph.linneg is not None and mc.core is not None:
+        g_core = gb.polygon("alot_blast_core", parent, cx, cy,
+                            ellipse_polygon(mc.core, s.max_vertices))
+        g_keep = gb.boolean("alot_blast_core_or_lineage", parent, "or",
+                            [(ctx.ph.linneg, True), (g_core, False)])
+        flags.append("blast_cluster_lineage_positive")
+        return g_keep, False
+    return None
+
+
+def _extend_blast_cloud(ctx: BlastContext, bc: BlastCall, mc: MainCluster) -> None:
+    """Add the parts of a myeloid blast cloud beyond the region lines to the blasts.
+
+    A myeloid blast cloud is one density basin on CD45/SSC: its parts beyond the textbook
+    region lines (monocyte CD45, granulocyte SSC), extrapolated from its uncut flanks
+    (:func:`cytomics.gating.myeloid.extrapolated_cluster`), are blasts too.
+    """
+    s, gb, parent, cx, cy = ctx.s, ctx.gs.gb, ctx.tube.parent, ctx.tube.cx, ctx.tube.cy
+    x_s, y_s, clu = ctx.tube.x45, ctx.tube.ssc, mc.clu
+    ext_poly, n_model = extrapolated_cluster(
+        x_s[clu], y_s[clu], np.ones(clu.size, bool), mc.peak, x_s, y_s,
+        bins=s.cluster_bins, sigma_bins=s.cluster_sigma_bins,
+        share_min=s.extend_share_min, sd_k=s.extend_sd_k, max_vertices=s.max_vertices,
+        peaks=[(b["x"], b["y"]) for b in ctx.rm.basins], peak_sd_k=s.extend_peak_sd_k)
+    if ext_poly is None:
+        return
+    g_ext = gb.polygon("alot_blast_cloud", parent, cx, cy, ext_poly)
+    for name in ("monocytes", "granulocytes"):
+        reg = ctx.excl.get(name)
+        if reg is None:
+            continue
+        bc.parts.append(gb.boolean(f"alot_blast_cloud_in_{name}", parent, "and",
+                                   [(reg, False), (g_ext, False)]))
+    ctx.landmarks["blast_cloud_model"] = (n_model / max(ctx.tube.sample.n_events, 1), 0.0)
+    ctx.flags.append("blast_cluster_cloud_extended")
+
+
 def blast_region_cluster(ctx: BlastContext, bc: BlastCall) -> None:
     """The abnormal blast cluster of the blast region and its lineage.
 
@@ -298,17 +361,13 @@ def blast_region_cluster(ctx: BlastContext, bc: BlastCall) -> None:
     is abnormal by its size (else the small-cluster screen). Sets ``bc`` (lineage, blast
     gates, precursor terminals, reference events), appends to flags and landmarks.
     """
-    events, s, specimen, small_settings = ctx.events, ctx.s, ctx.specimen, ctx.small_settings
-    parent, cx, cy = ctx.tube.parent, ctx.tube.cx, ctx.tube.cy
-    n, nucleated, x_s = ctx.tube.sample.n_events, max(ctx.tube.sample.n_events, 1), ctx.tube.x45
-    y_s, thr, T = ctx.tube.ssc, ctx.thr, ctx.thr
+    s, specimen, small_settings = ctx.s, ctx.specimen, ctx.small_settings
+    parent, cx, x_s = ctx.tube.parent, ctx.tube.cx, ctx.tube.x45
+    n, nucleated = ctx.tube.sample.n_events, max(ctx.tube.sample.n_events, 1)
     pos, neutro, span45 = ctx.pos, ctx.a.neutro, ctx.a.span45
-    info, gb, masks, evaluate_new = ctx.rm.basins, ctx.gs.gb, ctx.gs.masks, ctx.gs.evaluate
-    g_b, g_tbl, g_34, g_mpo = ctx.ph.b, ctx.ph.tbl, ctx.ph.cd34, ctx.ph.mpo
-    g_linneg, excl, flags, landmarks = ctx.ph.linneg, ctx.excl, ctx.flags, ctx.landmarks
-
-    def rect(gid: str, bounds: dict[str, tuple[float | None, float | None]]) -> str | None:
-        return marker_rectangle(gb, gid, parent, bounds, thr, events.markers)
+    gb, masks, evaluate_new = ctx.gs.gb, ctx.gs.masks, ctx.gs.evaluate
+    g_b, g_tbl, g_34 = ctx.ph.b, ctx.ph.tbl, ctx.ph.cd34
+    excl, flags, landmarks = ctx.excl, ctx.flags, ctx.landmarks
 
     cand = excl.get("blast_region")
     if cand is not None:
@@ -322,7 +381,6 @@ def blast_region_cluster(ctx: BlastContext, bc: BlastCall) -> None:
         other_ev = m_c & ~b_like
         mc = main_blast_cluster(ctx, other_ev)
         clu, counted, peak, cluster_pheno = mc.clu, mc.counted, mc.peak, mc.pheno
-        core, share_poly, mpo_level = mc.core, mc.share_poly, mc.mpo_level
         frac_other = float(counted.sum()) / nucleated
         bc.ref = clu[counted] if counted.sum() >= s.min_population_events else None
         landmarks["blast_cluster"] = peak
@@ -378,28 +436,9 @@ def blast_region_cluster(ctx: BlastContext, bc: BlastCall) -> None:
             # compartment (regenerating marrow): same CD45/SSC and ALOT phenotype
             flags.append("small_blast_cluster_review")
         if bc.lineage == "other":
-            g_7 = rect("pheno_CD7", {"CD7": (T.get("CD7"), None)})
-            if cluster_pheno == "cd7" and g_7 is not None:
-                excluded.append((g_7, False))
-                flags.append("blast_cluster_cd7_positive")
-            elif cluster_pheno == "myeloid" and g_mpo is not None:
-                g_lv = (g_mpo if mpo_level <= thr["cyMPO"] else gb.rectangle(
-                    "pheno_MPO_blast_level", parent, {events.markers["cyMPO"]: (mpo_level, None)}))
-                ops = [(g_lv, False)]
-                if share_poly is not None:
-                    ops.append((gb.polygon("alot_blast_share", parent, cx, cy, share_poly), False))
-                excluded.append((gb.boolean("alot_blast_mpo_or_share", parent, "or", ops), False)
-                            if len(ops) > 1 else (g_lv, False))
-                flags.append("blast_cluster_myeloid")
-            elif cluster_pheno == "lineage_positive" and g_linneg is not None and core is not None:
-                # lineage-negative events are blasts only where the lineage-positive
-                # blasts sit on CD45/SSC (basophils, plasma cells, debris lie elsewhere)
-                g_core = gb.polygon("alot_blast_core", parent, cx, cy,
-                                    ellipse_polygon(core, s.max_vertices))
-                g_keep = gb.boolean("alot_blast_core_or_lineage", parent, "or",
-                                    [(g_linneg, True), (g_core, False)])
-                excluded.append((g_keep, False))
-                flags.append("blast_cluster_lineage_positive")
+            term = _phenotype_term(ctx, mc)
+            if term is not None:
+                excluded.append(term)
         lineage_gate = {"b": b_blast_gate, "t": g_tbl}.get(bc.lineage)
         if lineage_gate is not None:
             # lymphoid blasts carry their lineage marker: the rest of the region (monocyte
@@ -410,23 +449,7 @@ def blast_region_cluster(ctx: BlastContext, bc: BlastCall) -> None:
         else:
             bc.parts.append(cand)
         if bc.lineage == "other" and cluster_pheno != "cd7":
-            # a myeloid blast cloud is one density basin on CD45/SSC: its parts beyond the
-            # textbook region lines (monocyte CD45, granulocyte SSC) are blasts too
-            ext_poly, n_model = extrapolated_cluster(
-                x_s[clu], y_s[clu], np.ones(clu.size, bool), peak, x_s, y_s,
-                bins=s.cluster_bins, sigma_bins=s.cluster_sigma_bins,
-                share_min=s.extend_share_min, sd_k=s.extend_sd_k, max_vertices=s.max_vertices,
-                peaks=[(b["x"], b["y"]) for b in info], peak_sd_k=s.extend_peak_sd_k)
-            if ext_poly is not None:
-                g_ext = gb.polygon("alot_blast_cloud", parent, cx, cy, ext_poly)
-                for name in ("monocytes", "granulocytes"):
-                    reg = excl.get(name)
-                    if reg is None:
-                        continue
-                    bc.parts.append(gb.boolean(f"alot_blast_cloud_in_{name}", parent, "and",
-                                                  [(reg, False), (g_ext, False)]))
-                landmarks["blast_cloud_model"] = (n_model / nucleated, 0.0)
-                flags.append("blast_cluster_cloud_extended")
+            _extend_blast_cloud(ctx, bc, mc)
         masks = evaluate_new()
         if lineage_gate is not None and g_34 is not None:
             # bilineal leukemia: beside lymphoid blasts, CD34+ events without that lineage
