@@ -590,3 +590,22 @@ def test_blood_specimen_small_cluster_and_granular_blasts():
     for seed in (401, 410):
         truth, res = _generator_c_case("normal_pb", seed, 0.0, blood=True)
         assert (res.labels == BLAST).mean() < 0.002
+
+
+def test_alot_helper_modules_never_import_the_strategy_module():
+    """Layering: the modules gate_alot is built from (settings, thresholds, anchors,
+    clusters, B lineage, sampling, region and blast stages) never import gating.alot
+    (which imports them all), so each can be used and tested on its own."""
+    import ast
+    from pathlib import Path
+
+    import cytomics.gating.alot as alot
+
+    gating = Path(alot.__file__).parent
+    names = ("alot_settings", "thresholds", "anchors", "clusters", "b_lineage", "sampling",
+             "alot_regions", "alot_blasts", "myeloid", "small_clusters")
+    for name in names:
+        tree = ast.parse((gating / f"{name}.py").read_text(encoding="utf-8"))
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assert "cytomics.gating.alot" not in imported, name

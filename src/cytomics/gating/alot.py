@@ -136,11 +136,6 @@ class GatingResult:
     axes: dict[str, int] = field(default_factory=dict)
 
 
-# --------------------------------------------------------------------------------------
-# helpers
-# --------------------------------------------------------------------------------------
-
-
 def _gates_needed(gates: list[Gate], ids: list[str]) -> list[Gate]:
     """The gates (in their order) that the gates ``ids`` depend on, themselves included:
     parents and Boolean operands, transitively. Gates outside (decisions taken on the
@@ -154,11 +149,6 @@ def _gates_needed(gates: list[Gate], ids: list[str]) -> list[Gate]:
         for ref, _complement in getattr(g, "operands", ()):
             need.add(ref)
     return [g for g in gates if g.id in need]
-
-
-# --------------------------------------------------------------------------------------
-# the strategy
-# --------------------------------------------------------------------------------------
 
 
 def _terminal_gates(
@@ -175,13 +165,15 @@ def _terminal_gates(
     not_blast = [(blasts_gid, True)] if blasts_gid else []
     in_lymph = excl.get("lymphocytes")
     if in_lymph is not None:
-        clean = gb.boolean("alot_lymphocytes_clean", parent, "and", [(in_lymph, False), *not_blast]) \
-            if not_blast else in_lymph
+        clean = (gb.boolean("alot_lymphocytes_clean", parent, "and",
+                            [(in_lymph, False), *not_blast])
+                 if not_blast else in_lymph)
         used: list[tuple[str, bool]] = []
         for gname, g in (("t", ph.t), ("b", ph.b), ("nk", ph.nk)):
             if g is None:
                 continue
-            gid = gb.boolean(f"alot_lymphocytes_{gname}", parent, "and", [(clean, False), (g, False), *used])
+            gid = gb.boolean(f"alot_lymphocytes_{gname}", parent, "and",
+                             [(clean, False), (g, False), *used])
             terms.append((gid, LABEL_CODES[f"lymphocytes_{gname}"]))
             used.append((g, True))
         other = gb.boolean("alot_lymphocytes_other", parent, "and", [(clean, False), *used]) \
@@ -289,9 +281,9 @@ def gate_alot(
     split_cd45_low(gs, excl, ph.linneg, tube.parent)
 
     # 7. the blast cluster and the lineage markers' overlap resolution -----------------------
-    ctx = BlastContext(events=events, s=s, specimen=specimen, small_settings=small_settings, tube=tube,
-                thr=thr, pos=pos, a=a, rm=rm, gs=gs, ph=ph, excl=excl, flags=flags,
-                landmarks=landmarks)
+    ctx = BlastContext(events=events, s=s, specimen=specimen, small_settings=small_settings,
+                       tube=tube, thr=thr, pos=pos, a=a, rm=rm, gs=gs, ph=ph, excl=excl,
+                       flags=flags, landmarks=landmarks)
     bc = BlastCall()
     blast_region_cluster(ctx, bc)
     t_aberrant_blasts(ctx, bc)
