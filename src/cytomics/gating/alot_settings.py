@@ -7,10 +7,10 @@ One frozen dataclass of documented, tunable thresholds; built from a config mapp
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
-from cytomics.errors import ConfigError
+from cytomics.gating._numeric_settings import numeric_settings
 
 __all__ = ["AlotGatingSettings"]
 
@@ -305,17 +305,5 @@ class AlotGatingSettings:
     @classmethod
     def from_mapping(cls, d: Mapping[str, Any] | None) -> AlotGatingSettings:
         """Build settings from a config mapping; unknown keys raise :class:`ConfigError`."""
-        d = dict(d or {})
-        names = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(d) - set(names))
-        if unknown:
-            raise ConfigError(f"gating: unknown setting(s) {unknown}; known: {sorted(names)}")
-        kw: dict[str, Any] = {}
-        for k, v in d.items():
-            typ = int if names[k].type in ("int", int) else float
-            try:
-                kw[k] = typ(v)
-            except (TypeError, ValueError):
-                raise ConfigError(f"gating: setting {k}={v!r} is not a number") from None
-        return cls(**kw)
+        return numeric_settings(cls, d, section="gating")
 

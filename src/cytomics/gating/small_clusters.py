@@ -33,12 +33,13 @@ need no more), so it adds no pass over the whole tube.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from cytomics.errors import ConfigError
+from cytomics.gating._numeric_settings import numeric_settings
 
 __all__ = ["SmallClusterFinding", "SmallClusterSettings", "screen_small_clusters"]
 
@@ -106,20 +107,7 @@ class SmallClusterSettings:
     @classmethod
     def from_mapping(cls, d: Mapping[str, Any] | None) -> SmallClusterSettings:
         """Build settings from a config mapping; unknown keys raise :class:`ConfigError`."""
-        d = dict(d or {})
-        names = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(d) - set(names))
-        if unknown:
-            raise ConfigError(
-                f"small_clusters: unknown setting(s) {unknown}; known: {sorted(names)}")
-        kw: dict[str, Any] = {}
-        for k, v in d.items():
-            typ = int if names[k].type in ("int", int) else float
-            try:
-                kw[k] = typ(v)
-            except (TypeError, ValueError):
-                raise ConfigError(f"small_clusters: setting {k}={v!r} is not a number") from None
-        return cls(**kw)
+        return numeric_settings(cls, d, section="gating.small_clusters")
 
 
 @dataclass(slots=True)
