@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--flowkit", type=int, default=0,
                     help="check FlowKit reproduction of the exported gates on the first N cases")
     args = ap.parse_args(argv)
-    from cytomics.pipeline import REVIEW_GATING_FLAGS
+    from cytomics.pipeline import needs_review
 
     rows = []
     fk_dev: list[tuple[float, int]] = []
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             nucl = int(np.isin(truth, [LABEL_CODES[m] for m in AGGREGATES["nucleated"]]).sum())
             rows.append((kind, seed, variant, nb / max(nucl, 1), scores,
                          int((labels == LABEL_CODES["blasts"]).sum()), nb))
-            review = [f for f in g.flags if any(k in f for k in REVIEW_GATING_FLAGS)]
+            review = [f for f in g.flags if needs_review(f)]  # as the pipeline decides
             print(f"{kind:16s} seed={seed:5d} {variant:14s} blasts={100 * nb / max(nucl, 1):5.1f}% "
                   + " ".join(f"{p[:5]}={scores[p]:.3f}" for p in POPS)
                   + (f" review:{','.join(review)}" if review else ""), flush=True)

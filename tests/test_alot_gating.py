@@ -270,7 +270,7 @@ def test_missing_population_is_flagged_not_invented():
     ev, truth = synthetic_alot(lineage="aml", blast_fraction=0.4, seed=6,
                                drop=("monocytes", "cd45_negative"), specimen="PB")
     res = gate_alot(ev, trivial_qc(ev.n_events))
-    assert "population_missing:cd45_negative" in res.flags
+    assert "population_absent:cd45_negative" in res.flags
     assert res.counts["cd45_negative"] < 10
     assert f1(res.labels, truth, "blasts") > 0.9
 

@@ -191,7 +191,7 @@ def test_gating_flags_that_need_a_hematologist_make_the_result_review(
     def flagged(events, qc, **kw):
         res = real(events, qc, **kw)
         res.flags.extend(["lymphocyte_anchor_missing", "small_blast_cluster_review",
-                          "population_missing:cd45_negative", "monocyte_expansion_review"])
+                          "population_absent:cd45_negative", "monocyte_expansion_review"])
         return res
 
     monkeypatch.setattr(alot, "gate_alot", flagged)
@@ -204,8 +204,8 @@ def test_gating_flags_that_need_a_hematologist_make_the_result_review(
     assert {"lymphocyte_anchor_missing", "small_blast_cluster_review",
             "monocyte_expansion_review"} <= reasons
     # no nucleated red cells is normal (blood, lysed marrow): reported, not a review reason
-    assert "population_missing:cd45_negative" in result["gating"]["flags"]
-    assert "population_missing:cd45_negative" not in reasons
+    assert "population_absent:cd45_negative" in result["gating"]["flags"]
+    assert "population_absent:cd45_negative" not in reasons
 
 
 def test_every_review_flag_the_gating_can_raise_sends_to_review() -> None:
@@ -222,7 +222,7 @@ def test_every_review_flag_the_gating_can_raise_sends_to_review() -> None:
         names |= set(re.findall(r'"([a-z0-9_]*review[a-z0-9_]*)', source))
     assert len(names) >= 3
     assert all(needs_review(n) for n in names), sorted(n for n in names if not needs_review(n))
-    assert not needs_review("population_missing:cd45_negative")
+    assert not needs_review("population_absent:cd45_negative")
     assert not needs_review("blast_cluster_myeloid")
 
 

@@ -268,16 +268,12 @@ def _run_stages(
 #: a population not found, the internal T-cell control missing (positions are then read
 #: from other landmarks), and the strategy's own review flags
 REVIEW_GATING_FLAGS = ("population_missing", "review", "lymphocyte_anchor", "small_blast_cluster")
-#: flags reported in ``gating.flags`` but not a reason for review: no CD45-negative nucleated
-#: cells is the normal finding in blood and in many lysed marrows (no nucleated red cells)
-INFORMATIONAL_GATING_FLAGS = ("population_missing:cd45_negative",)
 
 
 def needs_review(flag: str) -> bool:
     """Whether a gating flag sends the result to ``review``: it starts with one of
-    :data:`REVIEW_GATING_FLAGS` or ends in ``_review``, and is not informational."""
-    if flag in INFORMATIONAL_GATING_FLAGS:
-        return False
+    :data:`REVIEW_GATING_FLAGS` or ends in ``_review``. Other flags (``blast_cluster_*``,
+    ``population_absent:*`` for a population whose absence is normal) are reported only."""
     return flag.startswith(REVIEW_GATING_FLAGS) or flag.endswith("_review")
 
 

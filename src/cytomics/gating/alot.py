@@ -112,7 +112,9 @@ class GatingResult:
     counts
         Aggregate population name (:data:`cytomics.populations.AGGREGATES`) -> events.
     flags
-        Review flags, e.g. ``population_missing:monocytes``.
+        Findings, e.g. ``population_missing:monocytes`` (a review reason: see
+        :func:`cytomics.pipeline.needs_review`) or ``population_absent:cd45_negative``
+        (reported only).
     terminals
         (gate id, label code) pairs: each label is the events of its terminal gate.
     region_gates
@@ -297,9 +299,13 @@ def gate_alot(
                             t_aberrant="t_aberrant" in landmarks)
     # 9. labels of all events, from the gates, in one pass ---------------------------------
     labels, counts = _label_all_events(events, qc, tube, gs.gb.gates, terms)
-    for name in ("lymphocytes", "monocytes", "granulocytes", "cd45_negative"):
+    for name in ("lymphocytes", "monocytes", "granulocytes"):
         if counts[name] < s.min_population_events:
             flags.append(f"population_missing:{name}")
+    if counts["cd45_negative"] < s.min_population_events:
+        # no nucleated red cells: the normal finding in blood and many lysed marrows,
+        # reported for the record, not a reason for review
+        flags.append("population_absent:cd45_negative")
     if "neutrophils" not in landmarks:
         flags.append("neutrophil_anchor_missing")
     return GatingResult(

@@ -221,7 +221,9 @@ class AlotGatingSettings:
     max_vertices
         Vertex budget of every polygon gate.
     min_population_events
-        Populations with fewer events are flagged ``population_missing:<name>``.
+        Populations with fewer events are flagged ``population_missing:<name>`` (a review
+        reason), except CD45-negative cells, whose absence is normal:
+        ``population_absent:cd45_negative`` (reported only).
     sample_events
         Events sampled (deterministically) for per-basin statistics.
     """
