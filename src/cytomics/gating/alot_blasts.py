@@ -139,9 +139,6 @@ class BCluster:
     poly, ycol
         Its polygon on CD45 vs column ``ycol`` (SSC or CD34), or ``None``: then ``cut``
         bounds it.
-    split
-        Whether its CD45 vs CD34 edge split a hematogone basin off (a discrete cluster
-        beside the maturation continuum: its edge is not in doubt).
     """
 
     abnormal: bool
@@ -149,7 +146,6 @@ class BCluster:
     n_events: int
     poly: np.ndarray | None
     ycol: int
-    split: bool = False
 
 
 def b_lineage_cluster(ctx: BlastContext, b_like: np.ndarray) -> BCluster:
@@ -171,7 +167,7 @@ def b_lineage_cluster(ctx: BlastContext, b_like: np.ndarray) -> BCluster:
     b_poly, b_mem, b_abn2 = b_blast_cluster_2d(data[b_like, cx], data[b_like, cy],
                                                 neutro[0], span45, nucleated, s,
                                                 ref_sd=neutro_sd)
-    b_ycol, split = cy, False
+    b_ycol = cy
     if b_poly is not None and b_abn2:
         b_abn, n_bcl = True, int(b_mem.sum())
     else:
@@ -180,8 +176,8 @@ def b_lineage_cluster(ctx: BlastContext, b_like: np.ndarray) -> BCluster:
             # no split on CD45/SSC: the leukemic cluster's edge against the hematogones
             # on CD45 vs CD34 (blasts: one homogeneous CD34 level; hematogones: a
             # stripe, CD34 lost as CD45 rises)
-            b_poly, b_mem, split = b_cluster_cd45_cd34(data[b_like, cx],
-                                                        mk["CD34"][b_like], b_cut, s)
+            b_poly, b_mem = b_cluster_cd45_cd34(data[b_like, cx],
+                                                 mk["CD34"][b_like], b_cut, s)
             if b_poly is not None:
                 b_ycol, n_bcl = events.markers["CD34"], int(b_mem.sum())
     if b_abn and "CD34" in present:
@@ -190,10 +186,9 @@ def b_lineage_cluster(ctx: BlastContext, b_like: np.ndarray) -> BCluster:
         mem = b_mem if b_poly is not None else data[bi, cx] < b_cut
         if maturation_continuum(data[bi[mem], cx].astype(np.float64),
                                  mk["CD34"][bi[mem]], s):
-            b_abn, b_poly, n_bcl, split = False, None, 0, False
+            b_abn, b_poly, n_bcl = False, None, 0
             flags.append("review_b_precursor_continuum")
-    return BCluster(abnormal=b_abn, cut=b_cut, n_events=n_bcl, poly=b_poly, ycol=b_ycol,
-                    split=split and b_poly is not None)
+    return BCluster(abnormal=b_abn, cut=b_cut, n_events=n_bcl, poly=b_poly, ycol=b_ycol)
 
 
 @dataclass(frozen=True, slots=True)
@@ -410,9 +405,8 @@ def blast_region_cluster(ctx: BlastContext, bc: BlastCall) -> None:
             elif sc.lineage == "cd34" and g_34 is not None:
                 bc.lineage = "cd34"
         elif (bc.lineage == "b" and n_bcl < s.other_review_max_fraction * nucleated
-              and not bcl.split and "small_blast_cluster_review" not in flags):
+              and "small_blast_cluster_review" not in flags):
             # a small B cluster beside hematogones: its edge against them is uncertain
-            # (unless a hematogone basin split off it on CD45 vs CD34)
             flags.append("small_blast_cluster_review")
         excluded: list[tuple[str, bool]] = [(cand, False)]
         if g_b is not None and bc.lineage != "b":

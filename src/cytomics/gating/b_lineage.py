@@ -125,7 +125,7 @@ def b_blast_cluster_2d(
 
 def b_cluster_cd45_cd34(
     x45: np.ndarray, cd34: np.ndarray, cut45: float, s: AlotGatingSettings
-) -> tuple[np.ndarray | None, np.ndarray, bool]:
+) -> tuple[np.ndarray | None, np.ndarray]:
     """Edge of a leukemic B cluster against the hematogones on CD45 vs CD34.
 
     Hematogones run as a stripe from CD34+ CD45-dim to CD34- CD45-brighter; B blasts are
@@ -134,20 +134,17 @@ def b_cluster_cd45_cd34(
     basin is the one holding most events below ``cut45`` (the 1-D CD45 edge of the cluster
     already called abnormal), and the cluster is the basins whose CD45 peaks lie no more
     than ``b_cd34_merge_sd_k`` robust CD45 SDs (of the main basin) above the main one,
-    except basins along the hematogone maturation direction (CD45 brighter and CD34
-    dimmer than the main basin, each by ``b_cd34_hematogone_sd_k`` robust SDs of the
-    main basin), with the sparse bins (outside every basin) dimmer than ``cut45``. Used only for the boundary of a cluster already called abnormal.
+    with the sparse bins (outside every basin) dimmer than ``cut45``. Used only for the boundary of a cluster already called abnormal.
 
     Returns
     -------
-    polygon, member, split
-        Polygon (CD45, CD34) of the cluster's basins, ``None`` without a split, the
-        members among the given events, and whether a hematogone basin (maturation
-        direction) was split off: a discrete cluster with a clear edge.
+    polygon, member
+        Polygon (CD45, CD34) of the cluster's basins, ``None`` without a split, and the
+        members among the given events.
     """
     member = np.zeros(x45.size, dtype=bool)
     if x45.size < max(s.min_population_events, 50):
-        return None, member, False
+        return None, member
     x45 = x45.astype(np.float64)
     y = cd34.astype(np.float64)
     xr = (float(np.quantile(x45, 0.001)) - 0.05, float(np.quantile(x45, 0.999)) + 0.05)
@@ -157,38 +154,27 @@ def b_cluster_cd45_cd34(
     blab, info = dens.basins_2d(d2, floor_fraction=s.cluster_floor_fraction,
                                 rel_persistence=s.cluster_rel_persistence, min_mass=0.1)
     if len(info) < 2:
-        return None, member, False
+        return None, member
     bx, by = d2.bin_of(x45, y)
     ev = blab[bx, by]
     inside = (ev >= 0) & (x45 < cut45)
     if not inside.any():
-        return None, member, False
+        return None, member
     k0 = int(np.argmax(np.bincount(ev[inside], minlength=len(info))))
     xm = x45[ev == k0]
     if xm.size < s.min_population_events:
-        return None, member, False
+        return None, member
     sd = max(float(np.median(np.abs(xm - np.median(xm)))) / 0.6745, 1e-3)
-    # robust CD34 SD of the main basin: a basin brighter on CD45 and dimmer on CD34 than
-    # the main one (the hematogones' maturation direction) is never merged into it
-    ym = y[ev == k0]
-    sd34 = max(float(np.median(np.abs(ym - np.median(ym)))) / 0.6745, 1e-3)
-    hk = s.b_cd34_hematogone_sd_k
-    ks = [k for k, b in enumerate(info)
-          if b["x"] <= info[k0]["x"] + s.b_cd34_merge_sd_k * sd
-          and not (b["x"] >= info[k0]["x"] + hk * sd and b["y"] <= info[k0]["y"] - hk * sd34)]
+    ks = [k for k, b in enumerate(info) if b["x"] <= info[k0]["x"] + s.b_cd34_merge_sd_k * sd]
     if len(ks) == len(info):
-        return None, member, False
+        return None, member
     # the cluster's sparse flanks (bins outside every basin) on the dim side of cut45, and
     # a CD34 subset of the blasts at their CD45 (as dim as the main basin's core)
     core45 = float(np.median(xm)) + s.b_cd34_core_sd_k * sd
-    # (never bins of a basin along the hematogone direction)
-    hgone = [k for k in range(len(info)) if k not in ks
-             and info[k]["x"] >= info[k0]["x"] + hk * sd and info[k]["y"] <= info[k0]["y"] - hk * sd34]
-    tail = (((blab < 0) & (d2.x_centers[:, None] < cut45))
-            | ((d2.x_centers[:, None] < core45) & ~np.isin(blab, hgone)))
+    tail = ((blab < 0) & (d2.x_centers[:, None] < cut45)) | (d2.x_centers[:, None] < core45)
     region = np.isin(blab, ks) | tail
     poly = dens.region_to_polygon(region, d2.x_edges, d2.y_edges, max_vertices=s.max_vertices)
     if len(poly) < 3:
-        return None, member, False
-    return poly, in_polygon(x45, y, poly), bool(hgone)
+        return None, member
+    return poly, in_polygon(x45, y, poly)
 
