@@ -197,6 +197,18 @@ def test_small_b_cluster_edge_drawn_on_cd45_vs_cd34_independent_generator(seed):
     assert any(g.id == "alot_b_blast_cluster" for g in res.gates)
 
 
+@pytest.mark.parametrize(("seed", "bf"), [(22101, 0.05), (22102, 0.1)])
+def test_hematogone_basin_not_merged_into_small_b_cluster_independent_generator(seed, bf):
+    # CD34+ B blasts (5-10%) and hematogones form two CD45 vs CD34 basins, the hematogones
+    # CD45-brighter and CD34-dimmer (the maturation direction) but within the CD45 merge
+    # distance: merging them took ~25-30% of the hematogones (F1 0.88 / 0.86).
+    ev, truth = synthetic_alot(lineage="b", blast_fraction=bf, seed=seed, n_events=40_000)
+    res = gate_alot(ev, trivial_qc(ev.n_events))
+    assert f1(res.labels, truth, "blasts") > 0.95
+    hg = truth == LABEL_CODES["b_precursors"]
+    assert (res.labels[hg] == BLAST).mean() < 0.08
+
+
 def test_expanded_monocyte_gate_goes_to_review():
     # 20% monocytic blasts with the monocytes' CD45/SSC, MPO dim and CD34-: the monocyte
     # gate holds ~16% of events (normal <= ~10%), below the 25% expansion call. ALOT cannot

@@ -107,6 +107,12 @@ class AlotGatingSettings:
         the B-like events whose CD45 peak lies within ``b_cd34_merge_sd_k`` robust CD45
         SDs of the main one (CD34+ and CD34- blast subsets at the same CD45), plus every
         CD34 level up to ``b_cd34_core_sd_k`` robust SDs above the main basin's CD45 median.
+    b_cd34_hematogone_sd_k
+        On that CD45 vs CD34 edge, a basin whose peak is both brighter on CD45 and dimmer on
+        CD34 than the main basin's, each by at least this many robust SDs of the main
+        basin (CD45 and CD34 respectively), lies along the hematogone maturation direction
+        (CD34 lost as CD45 rises) and is never merged into the cluster, however close its
+        CD45; a discrete leukemic cluster with hematogones beside it keeps its own edge.
     b_continuum_rho_max, b_continuum_min_events
         Hematogone maturation continuum: CD34 is lost as CD45 rises, so across a normal B
         precursor population the rank correlation of CD45 and CD34 is strongly negative; a
@@ -263,6 +269,7 @@ class AlotGatingSettings:
     b_compact_min_fraction: float = 0.08
     b_cd34_merge_sd_k: float = 2.0
     b_cd34_core_sd_k: float = 1.0
+    b_cd34_hematogone_sd_k: float = 1.0
     b_compact_sd_ratio: float = 1.3
     b_continuum_rho_max: float = -0.5
     b_continuum_min_events: int = 100

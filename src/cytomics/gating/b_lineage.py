@@ -134,7 +134,10 @@ def b_cluster_cd45_cd34(
     basin is the one holding most events below ``cut45`` (the 1-D CD45 edge of the cluster
     already called abnormal), and the cluster is the basins whose CD45 peaks lie no more
     than ``b_cd34_merge_sd_k`` robust CD45 SDs (of the main basin) above the main one,
-    with the sparse bins (outside every basin) dimmer than ``cut45``. Used only for the boundary of a cluster already called abnormal.
+    except basins along the hematogone maturation direction (CD45 brighter and CD34
+    dimmer than the main basin, each by ``b_cd34_hematogone_sd_k`` robust SDs of the
+    main basin), with the sparse bins (outside every basin) dimmer than ``cut45``. Used
+    only for the boundary of a cluster already called abnormal.
 
     Returns
     -------
@@ -165,13 +168,28 @@ def b_cluster_cd45_cd34(
     if xm.size < s.min_population_events:
         return None, member
     sd = max(float(np.median(np.abs(xm - np.median(xm)))) / 0.6745, 1e-3)
-    ks = [k for k, b in enumerate(info) if b["x"] <= info[k0]["x"] + s.b_cd34_merge_sd_k * sd]
+    # robust CD34 SD of the main basin: a basin brighter on CD45 and dimmer on CD34 than
+    # the main one (the hematogones' maturation direction) is never merged into it
+    ym = y[ev == k0]
+    sd34 = max(float(np.median(np.abs(ym - np.median(ym)))) / 0.6745, 1e-3)
+    hk = s.b_cd34_hematogone_sd_k
+
+    def maturing(b: dict) -> bool:  # along the hematogone direction from the main basin
+        return b["x"] >= info[k0]["x"] + hk * sd and b["y"] <= info[k0]["y"] - hk * sd34
+
+    ks = [k for k, b in enumerate(info)
+          if b["x"] <= info[k0]["x"] + s.b_cd34_merge_sd_k * sd and not maturing(b)]
     if len(ks) == len(info):
         return None, member
     # the cluster's sparse flanks (bins outside every basin) on the dim side of cut45, and
     # a CD34 subset of the blasts at their CD45 (as dim as the main basin's core)
     core45 = float(np.median(xm)) + s.b_cd34_core_sd_k * sd
-    tail = ((blab < 0) & (d2.x_centers[:, None] < cut45)) | (d2.x_centers[:, None] < core45)
+    # (never bins of a basin along the hematogone direction at or above the main peak's
+    # CD45: its dimmer bins hold a CD34- blast subset at the blasts' CD45)
+    hgone = [k for k, b in enumerate(info) if k not in ks and maturing(b)]
+    xc = d2.x_centers[:, None]
+    tail = (((blab < 0) & (xc < cut45))
+            | ((xc < core45) & ~(np.isin(blab, hgone) & (xc >= info[k0]["x"]))))
     region = np.isin(blab, ks) | tail
     poly = dens.region_to_polygon(region, d2.x_edges, d2.y_edges, max_vertices=s.max_vertices)
     if len(poly) < 3:
