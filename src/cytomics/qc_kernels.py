@@ -241,6 +241,31 @@ def scan(
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
+def _kept_per_chunk(keep, nch):  # pragma: no cover - compiled
+    """Kept events in each :data:`CHUNK` of ``keep``: int64 ``[nch]``."""
+    n = keep.shape[0]
+    kept = np.zeros(nch, dtype=np.int64)
+    for c in nb.prange(nch):
+        q = 0
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if keep[i]:
+                q += 1
+        kept[c] = q
+    return kept
+
+
+@nb.njit(cache=True, nogil=True)
+def _exclusive_prefix(counts):  # pragma: no cover - compiled
+    """Counts before each chunk (int64 ``[nch]``) and their total: each chunk's offset."""
+    before = np.empty(counts.shape[0], dtype=np.int64)
+    total = np.int64(0)
+    for c in range(counts.shape[0]):
+        before[c] = total
+        total += counts[c]
+    return before, total
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
 def margin_pass(keep, src, cols, a, b, gain, thr_lo, thr_hi, stride, n_kept, cap, copy):  # pragma: no cover
     """Extremes, strided samples and removal candidates of several margin columns at once.
 
@@ -282,16 +307,7 @@ def margin_pass(keep, src, cols, a, b, gain, thr_lo, thr_hi, stride, n_kept, cap
     kc = copy.shape[1] if copy.shape[0] == n else 0
     m = (n_kept + stride - 1) // stride
     sample = np.empty((k, m), dtype=np.float32)
-    kept = np.zeros(nch, dtype=np.int64)
-    for c in nb.prange(nch):
-        q = 0
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if keep[i]:
-                q += 1
-        kept[c] = q
-    before = np.zeros(nch, dtype=np.int64)
-    for c in range(1, nch):
-        before[c] = before[c - 1] + kept[c - 1]
+    before, seen_all = _exclusive_prefix(_kept_per_chunk(keep, nch))
     clo = np.full((nch, k), np.inf)
     chi = np.full((nch, k), -np.inf)
     cnlo = np.zeros((nch, k), dtype=np.int64)
@@ -387,9 +403,6 @@ def margin_pass(keep, src, cols, a, b, gain, thr_lo, thr_hi, stride, n_kept, cap
                 cl_min[j, off_lo[c, j] + q] = lbuf[j, c0 + q]
             for q in range(min(cnhi[c, j], cap - off_hi[c, j])):
                 cl_max[j, off_hi[c, j] + q] = hbuf[j, c0 + q]
-    seen_all = np.int64(0)
-    for c in range(nch):
-        seen_all += kept[c]
     return clean, cl_min, cl_max, cand[: min(n_cand, cap)], n_cand, seen_all, sample
 
 
@@ -433,18 +446,7 @@ def rows_sample(values, cols, keep, stride, m):  # pragma: no cover - compiled
     k = cols.shape[0]
     n = keep.shape[0]
     nch = (n + CHUNK - 1) // CHUNK
-    kept = np.zeros(nch, dtype=np.int64)
-    for c in nb.prange(nch):
-        q = 0
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if keep[i]:
-                q += 1
-        kept[c] = q
-    before = np.zeros(nch, dtype=np.int64)
-    total = np.int64(0)
-    for c in range(nch):
-        before[c] = total
-        total += kept[c]
+    before, total = _exclusive_prefix(_kept_per_chunk(keep, nch))
     rows = min(m, (total + stride - 1) // stride)
     out = np.empty((rows, k), dtype=np.float64)
     for c in nb.prange(nch):
@@ -669,11 +671,7 @@ def ratio_scan(
         part[c, 3] = hmax
         kept[c] = k
     ext = _combine_extremes(part)
-    before = np.empty(nch, dtype=np.int64)
-    total = np.int64(0)
-    for c in range(nch):
-        before[c] = total
-        total += kept[c]
+    before, total = _exclusive_prefix(kept)
     out = np.empty((total + stride - 1) // stride, dtype=np.float64)
     for c in nb.prange(nch):
         seen = before[c]
