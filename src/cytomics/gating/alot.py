@@ -84,7 +84,7 @@ from cytomics.gating.counting import label_counts
 from cytomics.gating.gates import Gate
 from cytomics.gating.program import compile_gates, label_events
 from cytomics.gating.sampling import sample_rows
-from cytomics.gating.small_clusters import SmallClusterSettings
+from cytomics.gating.small_clusters import SPECIMENS, SmallClusterSettings
 from cytomics.gating.strategy import GateBuilder
 from cytomics.gating.thresholds import (
     control_refined_threshold,
@@ -260,8 +260,8 @@ def gate_alot(
         When ``specimen`` is not ``"BM"``, ``"PB"`` or ``None``.
     """
     s = settings or AlotGatingSettings()
-    if specimen is not None and specimen not in ("BM", "PB"):
-        raise ConfigError(f"gating: specimen must be 'BM', 'PB' or None, got {specimen!r}")
+    if specimen is not None and specimen not in SPECIMENS:
+        raise ConfigError(f"gating: specimen must be one of {SPECIMENS} or None, got {specimen!r}")
     if specimen == "PB":
         # blood: no hematogone continuum in the blast region
         s = replace(s, b_abnormal_min_fraction=s.pb_b_abnormal_min_fraction)
