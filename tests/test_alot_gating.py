@@ -209,6 +209,17 @@ def test_hematogone_basin_not_merged_into_small_b_cluster_independent_generator(
     assert (res.labels[hg] == BLAST).mean() < 0.08
 
 
+def test_stage1_hematogones_beside_small_cd34neg_b_all_stay_b_precursors(tmp_path):
+    # our simulator, tuning seed: 5% CD34- B blasts; the CD34+ stage I hematogones sit just
+    # above their CD45 on CD45 vs CD34 and were merged into the cluster (31% of all
+    # hematogones called blasts, blast F1 0.85)
+    _, _, res, truth = simulated("b_all_pre_b", 21101, 0.05, tmp_path, variant="canto_ii_pacb",
+                                 n=40_000)
+    hg = truth == LABEL_CODES["b_precursors"]
+    assert (res.labels[hg] == BLAST).mean() < 0.05
+    assert f1(res.labels, truth, "blasts") > 0.9
+
+
 def test_expanded_monocyte_gate_goes_to_review():
     # 20% monocytic blasts with the monocytes' CD45/SSC, MPO dim and CD34-: the monocyte
     # gate holds ~16% of events (normal <= ~10%), below the 25% expansion call. ALOT cannot

@@ -113,6 +113,12 @@ class AlotGatingSettings:
         basin (CD45 and CD34 respectively), lies along the hematogone maturation direction
         (CD34 lost as CD45 rises) and is never merged into the cluster, however close its
         CD45; a discrete leukemic cluster with hematogones beside it keeps its own edge.
+    b_cd34_stage1_cd45_sd_k
+        On the same edge, a basin brighter on CD34 than the main basin (by
+        ``b_cd34_hematogone_sd_k`` robust CD34 SDs) whose CD45 peak lies at least this
+        many robust CD45 SDs above the main one is the CD34+ stage I hematogones beside a
+        CD34- cluster, not a CD34+ blast subset (which sits at the blasts' own CD45): it is
+        never merged, and the cluster then ends at its 1-D CD45 edge.
     b_continuum_rho_max, b_continuum_min_events
         Hematogone maturation continuum: CD34 is lost as CD45 rises, so across a normal B
         precursor population the rank correlation of CD45 and CD34 is strongly negative; a
@@ -270,6 +276,7 @@ class AlotGatingSettings:
     b_cd34_merge_sd_k: float = 2.0
     b_cd34_core_sd_k: float = 1.0
     b_cd34_hematogone_sd_k: float = 1.0
+    b_cd34_stage1_cd45_sd_k: float = 0.5
     b_compact_sd_ratio: float = 1.3
     b_continuum_rho_max: float = -0.5
     b_continuum_min_events: int = 100

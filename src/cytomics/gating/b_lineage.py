@@ -136,8 +136,13 @@ def b_cluster_cd45_cd34(
     than ``b_cd34_merge_sd_k`` robust CD45 SDs (of the main basin) above the main one,
     except basins along the hematogone maturation direction (CD45 brighter and CD34
     dimmer than the main basin, each by ``b_cd34_hematogone_sd_k`` robust SDs of the
-    main basin), with the sparse bins (outside every basin) dimmer than ``cut45``. Used
-    only for the boundary of a cluster already called abnormal.
+    main basin) and CD34+ stage I hematogones beside a CD34- cluster (a basin brighter on
+    CD34 by ``b_cd34_hematogone_sd_k`` robust CD34 SDs whose CD45 peak lies at least
+    ``b_cd34_stage1_cd45_sd_k`` robust CD45 SDs above the main one: a CD34+ blast subset
+    sits at the blasts' own CD45), with the sparse bins (outside every basin) dimmer than
+    ``cut45``. With stage I hematogones beside it the cluster also ends at ``cut45``:
+    their CD34- stage II then runs on from a CD34- cluster within one basin. Used only
+    for the boundary of a cluster already called abnormal.
 
     Returns
     -------
@@ -172,25 +177,33 @@ def b_cluster_cd45_cd34(
     # the main one (the hematogones' maturation direction) is never merged into it
     ym = y[ev == k0]
     sd34 = max(float(np.median(np.abs(ym - np.median(ym)))) / 0.6745, 1e-3)
-    hk = s.b_cd34_hematogone_sd_k
+    hk, ik = s.b_cd34_hematogone_sd_k, s.b_cd34_stage1_cd45_sd_k
+    x0, y0 = info[k0]["x"], info[k0]["y"]
 
     def maturing(b: dict) -> bool:  # along the hematogone direction from the main basin
-        return b["x"] >= info[k0]["x"] + hk * sd and b["y"] <= info[k0]["y"] - hk * sd34
+        return b["x"] >= x0 + hk * sd and b["y"] <= y0 - hk * sd34
+
+    def stage1(b: dict) -> bool:  # CD34+ stage I hematogones beside a CD34- cluster
+        return b["y"] >= y0 + hk * sd34 and b["x"] >= x0 + ik * sd
 
     ks = [k for k, b in enumerate(info)
-          if b["x"] <= info[k0]["x"] + s.b_cd34_merge_sd_k * sd and not maturing(b)]
+          if b["x"] <= x0 + s.b_cd34_merge_sd_k * sd and not maturing(b) and not stage1(b)]
     if len(ks) == len(info):
         return None, member
     # the cluster's sparse flanks (bins outside every basin) on the dim side of cut45, and
     # a CD34 subset of the blasts at their CD45 (as dim as the main basin's core)
     core45 = float(np.median(xm)) + s.b_cd34_core_sd_k * sd
-    # (never bins of a basin along the hematogone direction at or above the main peak's
-    # CD45: its dimmer bins hold a CD34- blast subset at the blasts' CD45)
-    hgone = [k for k, b in enumerate(info) if k not in ks and maturing(b)]
+    # (never bins of a hematogone basin at or above the main peak's CD45: the dimmer bins
+    # of one along the maturation direction hold a CD34- blast subset at the blasts' CD45)
+    hgone = [k for k, b in enumerate(info) if k not in ks and (maturing(b) or stage1(b))]
     xc = d2.x_centers[:, None]
     tail = (((blab < 0) & (xc < cut45))
-            | ((xc < core45) & ~(np.isin(blab, hgone) & (xc >= info[k0]["x"]))))
+            | ((xc < core45) & ~(np.isin(blab, hgone) & (xc >= x0))))
     region = np.isin(blab, ks) | tail
+    if any(stage1(info[k]) for k in hgone):
+        # stage I hematogones beside the cluster: their CD34- stage II runs on from a CD34-
+        # cluster in the same basin, so the cluster ends at its 1-D CD45 edge
+        region &= xc < cut45
     poly = dens.region_to_polygon(region, d2.x_edges, d2.y_edges, max_vertices=s.max_vertices)
     if len(poly) < 3:
         return None, member
