@@ -220,6 +220,18 @@ def test_stage1_hematogones_beside_small_cd34neg_b_all_stay_b_precursors(tmp_pat
     assert f1(res.labels, truth, "blasts") > 0.9
 
 
+def test_screened_small_b_cluster_edge_is_drawn_from_its_dim_core(tmp_path):
+    # our simulator, tuning seed: 5% CD34- B blasts in one CD45 peak with the hematogones,
+    # found by the small-cluster screen, whose CD45-dim cut held only the dimmest 55% of
+    # the blasts (F1 0.70); the CD45 vs CD34 basins draw the cluster's edge from there
+    events, qc, res, truth = simulated("b_all_pre_b", 21110, 0.05, tmp_path, n=40_000)
+    assert "small_b_cluster_cd45_dim" in res.flags
+    assert f1(res.labels, truth, "blasts") > 0.9
+    hg = truth == LABEL_CODES["b_precursors"]
+    assert (res.labels[hg] == BLAST).mean() < 0.05
+    assert_labels_from_gates(events, qc, res)
+
+
 def test_expanded_monocyte_gate_goes_to_review():
     # 20% monocytic blasts with the monocytes' CD45/SSC, MPO dim and CD34-: the monocyte
     # gate holds ~16% of events (normal <= ~10%), below the 25% expansion call. ALOT cannot

@@ -402,6 +402,14 @@ def blast_region_cluster(ctx: BlastContext, bc: BlastCall) -> None:
             landmarks.update(sc.stats)
             if sc.lineage == "b":
                 bc.lineage, b_poly, b_cut, b_ycol = "b", None, sc.b_cut, cx
+                if sc.b_dim_core and "CD34" in ctx.tube.mk:
+                    # the screen's cut holds the cluster's CD45-dim core; its edge against
+                    # the hematogones is drawn on CD45 vs CD34 from that core
+                    poly, _ = b_cluster_cd45_cd34(ctx.tube.sample.values[b_like, cx],
+                                                  ctx.tube.mk["CD34"][b_like], sc.b_cut, s,
+                                                  edge45=float("inf"))
+                    if poly is not None:
+                        b_poly, b_ycol = poly, ctx.events.markers["CD34"]
             elif sc.lineage == "cd34" and g_34 is not None:
                 bc.lineage = "cd34"
         elif (bc.lineage == "b" and n_bcl < s.other_review_max_fraction * nucleated

@@ -124,7 +124,8 @@ def b_blast_cluster_2d(
 
 
 def b_cluster_cd45_cd34(
-    x45: np.ndarray, cd34: np.ndarray, cut45: float, s: AlotGatingSettings
+    x45: np.ndarray, cd34: np.ndarray, cut45: float, s: AlotGatingSettings,
+    *, edge45: float | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray]:
     """Edge of a leukemic B cluster against the hematogones on CD45 vs CD34.
 
@@ -143,6 +144,13 @@ def b_cluster_cd45_cd34(
     ``cut45``. With stage I hematogones beside it the cluster also ends at ``cut45``:
     their CD34- stage II then runs on from a CD34- cluster within one basin. Used only
     for the boundary of a cluster already called abnormal.
+
+    Parameters
+    ----------
+    edge45
+        CD45 limit of the cluster beside stage I hematogones, when not ``cut45``: pass
+        ``inf`` when ``cut45`` bounds only the cluster's dim core (the small-cluster
+        screen), so the basins alone draw its bright edge.
 
     Returns
     -------
@@ -203,7 +211,7 @@ def b_cluster_cd45_cd34(
     if any(stage1(info[k]) for k in hgone):
         # stage I hematogones beside the cluster: their CD34- stage II runs on from a CD34-
         # cluster in the same basin, so the cluster ends at its 1-D CD45 edge
-        region &= xc < cut45
+        region &= xc < (cut45 if edge45 is None else edge45)
     poly = dens.region_to_polygon(region, d2.x_edges, d2.y_edges, max_vertices=s.max_vertices)
     if len(poly) < 3:
         return None, member

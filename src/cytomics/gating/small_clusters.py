@@ -122,6 +122,9 @@ class SmallClusterFinding:
         blast region).
     b_cut
         CD45 upper limit of the B blasts (``lineage == "b"``).
+    b_dim_core
+        ``b_cut`` bounds only the CD45-dim core of a marrow B cluster (the part clear of
+        the hematogones), not the cluster's own edge, which the gating draws from there.
     n_events
         Sampled events of the finding.
     fraction
@@ -134,6 +137,7 @@ class SmallClusterFinding:
 
     lineage: str = "none"
     b_cut: float = float("nan")
+    b_dim_core: bool = False
     n_events: int = 0
     fraction: float = 0.0
     flags: list[str] = field(default_factory=list)
@@ -229,6 +233,7 @@ def screen_small_clusters(
         cut = _b_dim_cut(x45[b_reg], zb, neutro45, span, s)
         n_cut = int((x45[b_reg] < cut).sum())
         _label(out, "b", n_cut, nuc, s, "small_b_cluster_cd45_dim", b_cut=cut)
+        out.b_dim_core = True
         return out
     if n_bdim >= s.min_events and n_bdim >= s.b_dim_review_fraction * nuc:
         out.flags.append("b_precursor_cd45_dim_review")
