@@ -232,6 +232,18 @@ def test_screened_small_b_cluster_edge_is_drawn_from_its_dim_core(tmp_path):
     assert_labels_from_gates(events, qc, res)
 
 
+def test_low_positive_bump_on_cycd79a_sets_the_b_threshold(tmp_path):
+    # our simulator, tuning seed: the B cells (blasts, hematogones, mature B: ~9%) make a
+    # cyCD79a bump less prominent than marker_min_prominence beside the wide negative
+    # peak; the single-peak tail threshold fell above every B cell, the B blasts were
+    # called as "other" blasts with myeloid precursors (F1 0.68)
+    events, _, res, truth = simulated("b_all_pre_b", 30034, 0.05, tmp_path, n=40_000)
+    pheno_b = next(g for g in res.gates if g.id == "pheno_B")
+    cy79 = events.values[truth == BLAST, events.column("cyCD79a")]
+    assert pheno_b.mins[1] < float(np.median(cy79))
+    assert f1(res.labels, truth, "blasts") > 0.85
+
+
 def test_expanded_monocyte_gate_goes_to_review():
     # 20% monocytic blasts with the monocytes' CD45/SSC, MPO dim and CD34-: the monocyte
     # gate holds ~16% of events (normal <= ~10%), below the 25% expansion call. ALOT cannot

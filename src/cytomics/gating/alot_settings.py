@@ -42,6 +42,13 @@ class AlotGatingSettings:
     marker_tail_fraction
         With a single (negative) peak, the threshold is where the density falls to this
         fraction of that peak on its upper side.
+    marker_positive_min_prominence, marker_positive_separation
+        With a single peak at ``marker_min_prominence``, a lower positive bump above it
+        (prominence at least ``marker_positive_min_prominence`` of the highest peak and
+        ``marker_positive_separation`` of its own height, holding at least 3% of the
+        events: e.g. a few percent of B cells on cyCD79a beside a wide negative peak) is
+        still a positive population, and the threshold is the valley below the brightest
+        such bump. A shoulder of the negative cells has no dip below it and stays negative.
     marker_zero_margin
         Peaks more than this below the display value of a raw 0 are compensation spread.
     marker_positive_offset
@@ -250,6 +257,8 @@ class AlotGatingSettings:
     marker_min_height: float = 0.02
     marker_min_prominence: float = 0.1
     marker_tail_fraction: float = 0.02
+    marker_positive_min_prominence: float = 0.04
+    marker_positive_separation: float = 0.35
     marker_zero_margin: float = 0.03
     marker_positive_offset: float = 0.2
     min_control_events: int = 25

@@ -80,6 +80,16 @@ def positivity_threshold(
         return dens.valley_between(d, unstained, neg.position), float(unstained)
     if len(peaks) >= 2:
         return dens.valley_between(d, neg.position, peaks[1].position), neg.position
+    # a lower positive bump above the one peak (a few percent of positive cells beside a
+    # wide negative peak) is still a population when a real dip lies below it (not a
+    # shoulder of the negative cells): the threshold is the valley below the brightest
+    low = [p for p in dens.find_peaks_1d(d, min_height=settings.marker_min_height,
+                                         min_prominence=settings.marker_positive_min_prominence)
+           if p.position > neg.position and p.mass >= 0.03
+           and p.prominence >= settings.marker_positive_separation * p.height]
+    if low:
+        top = max(low, key=lambda p: p.position)
+        return dens.valley_between(d, neg.position, top.position), neg.position
     level = settings.marker_tail_fraction * neg.height
     above = np.flatnonzero(d.density[neg.index :] < level)
     i = neg.index + int(above[0]) if above.size else len(d.density) - 1

@@ -1,0 +1,35 @@
+"""Marker positivity thresholds of the ALOT gating (gating/thresholds.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cytomics.gating.alot_settings import AlotGatingSettings
+from cytomics.gating.thresholds import positivity_threshold
+
+
+def _negatives(rng):
+    # a negative population with a wide spread and a dim shoulder (e.g. granulocytes and
+    # eosinophils on a cytoplasmic B marker)
+    return np.r_[rng.normal(0.15, 0.05, 20000), rng.normal(-0.05, 0.12, 9000),
+                 rng.normal(0.32, 0.05, 6000)]
+
+
+def test_shoulder_of_the_negative_cells_is_not_a_positive_population():
+    # the shoulder has no dip below it: the threshold stays above it (no positive cells)
+    thr, neg = positivity_threshold(_negatives(np.random.default_rng(0)), AlotGatingSettings())
+    assert 0.40 < thr < 0.50
+    assert abs(neg - 0.15) < 0.02
+
+
+def test_small_positive_bump_beside_the_shoulder_sets_the_valley():
+    rng = np.random.default_rng(0)
+    v = np.r_[_negatives(rng), rng.normal(0.57, 0.045, 1500)]
+    thr, _ = positivity_threshold(v, AlotGatingSettings())
+    assert 0.40 < thr < 0.50
+
+
+def test_positive_bump_settings_are_read_from_config():
+    s = AlotGatingSettings.from_mapping({"marker_positive_min_prominence": 0.05,
+                                         "marker_positive_separation": 0.5})
+    assert (s.marker_positive_min_prominence, s.marker_positive_separation) == (0.05, 0.5)
