@@ -29,6 +29,7 @@ from cytomics.gating.anchors import brightest_peak, t_aberrant_bounds
 from cytomics.gating.b_lineage import (
     b_blast_cluster,
     b_blast_cluster_2d,
+    b_cluster_cd34_split,
     b_cluster_cd45_cd34,
     maturation_continuum,
 )
@@ -188,6 +189,20 @@ def b_lineage_cluster(ctx: BlastContext, b_like: np.ndarray) -> BCluster:
                                  mk["CD34"][bi[mem]], s):
             b_abn, b_poly, n_bcl = False, None, 0
             flags.append("review_b_precursor_continuum")
+    if not b_abn and "CD34" in present:
+        # no CD45 (/ SSC) peak of its own: a compact CD34+ cloud apart from the
+        # hematogone stripe on CD45 vs CD34 (a small B-ALL overlapping them on CD45)
+        sp_poly, sp_mem, sp_stats = b_cluster_cd34_split(
+            data[b_like, cx], mk["CD34"][b_like], nucleated, s, ref_sd=neutro_sd)
+        if sp_stats:
+            ctx.landmarks["b_cd34_split"] = (sp_stats["fraction"], sp_stats["sd_ratio"])
+            ctx.landmarks["b_cd34_split_shape"] = (sp_stats["rho"], sp_stats["cd34_peak"])
+            ctx.landmarks["b_cd34_split_gap"] = (sp_stats["valley"], sp_stats["cd34_sep"])
+        if sp_poly is not None:
+            b_abn, b_poly, b_ycol, n_bcl = True, sp_poly, events.markers["CD34"], int(sp_mem.sum())
+            if "review_b_precursor_continuum" in flags:
+                flags.remove("review_b_precursor_continuum")
+            flags.append("b_cluster_cd34_split")
     return BCluster(abnormal=b_abn, cut=b_cut, n_events=n_bcl, poly=b_poly, ycol=b_ycol)
 
 
