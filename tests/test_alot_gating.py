@@ -226,6 +226,21 @@ def test_small_b_cluster_overlapping_hematogones_on_cd45_split_on_cd34(seed, bf)
     assert (res.labels[hg] == BLAST).mean() < 0.05
 
 
+def test_two_percent_cd34_b_cluster_goes_to_review_not_silent():
+    # 2% CD34+ B blasts overlapping the hematogones on CD45: too few to call blasts apart
+    # from an expanded stage I compartment, but never silent (old code: no flag at all)
+    from cytomics.pipeline import needs_review
+
+    ev, _ = synthetic_alot(lineage="b", blast_fraction=0.02, seed=31409, n_events=40_000)
+    res = gate_alot(ev, trivial_qc(ev.n_events), specimen="BM")
+    assert "b_precursor_cd34_cluster_review" in res.flags
+    assert any(needs_review(f) for f in res.flags)
+    ev, _ = synthetic_alot(lineage="b", blast_fraction=0.0, seed=31409, n_events=40_000)
+    res = gate_alot(ev, trivial_qc(ev.n_events), specimen="BM")
+    assert "b_precursor_cd34_cluster_review" not in res.flags
+    assert not (res.labels == BLAST).any()
+
+
 def test_expanded_monocyte_gate_goes_to_review():
     # 20% monocytic blasts with the monocytes' CD45/SSC, MPO dim and CD34-: the monocyte
     # gate holds ~16% of events (normal <= ~10%), below the 25% expansion call. ALOT cannot

@@ -131,6 +131,10 @@ class AlotGatingSettings:
         neutrophils', and CD34 does not fall with CD45 inside it (Spearman correlation above
         ``b_split_rho_min``; a slice of the hematogone stripe does). Called blasts with
         ``small_blast_cluster_review`` below ``other_review_max_fraction``.
+    b_split_review_fraction
+        Such a CD34+ B cluster holding at least this fraction of nucleated events but less
+        than ``b_split_min_fraction`` is not called blasts (too few to tell from an expanded
+        stage I hematogone compartment) but raises ``b_precursor_cd34_cluster_review``.
     t_aberrant_cy_sd_k, t_aberrant_sm_sd_k, t_aberrant_min_events, t_aberrant_min_fraction
         T-lineage blasts are cyCD3 bright (as the mature T cells) but smCD3 negative/dim;
         no normal cell is (NK cells: cyCD3 dim). With the mature T cells (the CD45-brightest
@@ -286,6 +290,7 @@ class AlotGatingSettings:
     b_split_min_fraction: float = 0.02
     b_split_rho_min: float = -0.1
     b_split_cd34_sd_k: float = 2.0
+    b_split_review_fraction: float = 0.012
     second_lineage_cd34_min_fraction: float = 0.08
     gran_ssc_sd_review: float = 0.22
     gran_review_min_fraction: float = 0.3

@@ -211,8 +211,9 @@ def b_cluster_cd34_split(
     candidate is the basin with the brightest CD34 peak. It is a leukemic cluster when its
     CD34 peak lies at least ``b_split_cd34_sd_k`` of its own robust CD34 SDs above the
     median CD34 of the other B-like events (in basins) and its CD45 peak is no brighter
-    than their median CD45, it holds at least ``b_split_min_fraction`` of the nucleated
-    events, its CD45 spread (robust SD) is at most ``b_compact_sd_ratio`` times ``ref_sd``
+    than their median CD45, it holds at least ``b_split_review_fraction`` of the nucleated
+    events (the caller calls it blasts from ``b_split_min_fraction``, below that it only
+    goes to review), its CD45 spread (robust SD) is at most ``b_compact_sd_ratio`` times ``ref_sd``
     (the neutrophils' CD45 robust SD), and CD34 does not fall with CD45 inside it (Spearman
     correlation above ``b_split_rho_min``: a slice of a maturation stripe is not one
     cloud).
@@ -269,7 +270,7 @@ def b_cluster_cd34_split(
              "cd34_sep": sep34, "valley": valley}
     leukemic = (sep34 >= s.b_split_cd34_sd_k
                 and info[k]["x"] <= float(np.median(x45[rest]))
-                and frac >= s.b_split_min_fraction
+                and frac >= min(s.b_split_min_fraction, s.b_split_review_fraction)
                 and ratio <= s.b_compact_sd_ratio
                 and rho > s.b_split_rho_min)
     if not leukemic:
