@@ -244,6 +244,38 @@ def test_low_positive_bump_on_cycd79a_sets_the_b_threshold(tmp_path):
     assert f1(res.labels, truth, "blasts") > 0.85
 
 
+@pytest.mark.parametrize(("seed", "bf"), [(31002, 0.05), (31029, 0.03)])
+def test_small_b_cluster_overlapping_hematogones_on_cd45_split_on_cd34(seed, bf):
+    # 3-5% CD34+ B blasts whose CD45 overlaps the (CD34-dim) hematogones: no CD45 or
+    # CD45 / SSC peak of their own, so the old gating called them hematogones silently
+    # (blast F1 0.000, no review flag). On CD45 vs CD34 they are a compact cloud apart from
+    # the hematogones, with no CD34-CD45 maturation trend inside it.
+    from cytomics.pipeline import needs_review
+
+    ev, truth = synthetic_alot(lineage="b", blast_fraction=bf, seed=seed, n_events=40_000)
+    res = gate_alot(ev, trivial_qc(ev.n_events), specimen="BM")
+    assert f1(res.labels, truth, "blasts") > 0.9
+    assert "b_cluster_cd34_split" in res.flags
+    assert any(needs_review(f) for f in res.flags)  # small cluster beside hematogones
+    hg = truth == LABEL_CODES["b_precursors"]
+    assert (res.labels[hg] == BLAST).mean() < 0.05
+
+
+def test_two_percent_cd34_b_cluster_goes_to_review_not_silent():
+    # 2% CD34+ B blasts overlapping the hematogones on CD45: too few to call blasts apart
+    # from an expanded stage I compartment, but never silent (old code: no flag at all)
+    from cytomics.pipeline import needs_review
+
+    ev, _ = synthetic_alot(lineage="b", blast_fraction=0.02, seed=31409, n_events=40_000)
+    res = gate_alot(ev, trivial_qc(ev.n_events), specimen="BM")
+    assert "b_precursor_cd34_cluster_review" in res.flags
+    assert any(needs_review(f) for f in res.flags)
+    ev, _ = synthetic_alot(lineage="b", blast_fraction=0.0, seed=31409, n_events=40_000)
+    res = gate_alot(ev, trivial_qc(ev.n_events), specimen="BM")
+    assert "b_precursor_cd34_cluster_review" not in res.flags
+    assert not (res.labels == BLAST).any()
+
+
 def test_expanded_monocyte_gate_goes_to_review():
     # 20% monocytic blasts with the monocytes' CD45/SSC, MPO dim and CD34-: the monocyte
     # gate holds ~16% of events (normal <= ~10%), below the 25% expansion call. ALOT cannot

@@ -29,6 +29,7 @@ from cytomics.gating.anchors import brightest_peak, t_aberrant_bounds
 from cytomics.gating.b_lineage import (
     b_blast_cluster,
     b_blast_cluster_2d,
+    b_cluster_cd34_split,
     b_cluster_cd45_cd34,
     maturation_continuum,
 )
@@ -139,6 +140,10 @@ class BCluster:
     poly, ycol
         Its polygon on CD45 vs column ``ycol`` (SSC or CD34), or ``None``: then ``cut``
         bounds it.
+    cd34_review
+        A compact CD34+ B cluster apart from the hematogones on CD45 vs CD34 too small to
+        call blasts (``b_split_review_fraction`` to ``b_split_min_fraction``): review when
+        no blast population is called.
     """
 
     abnormal: bool
@@ -146,6 +151,7 @@ class BCluster:
     n_events: int
     poly: np.ndarray | None
     ycol: int
+    cd34_review: bool = False
 
 
 def b_lineage_cluster(ctx: BlastContext, b_like: np.ndarray) -> BCluster:
@@ -188,7 +194,26 @@ def b_lineage_cluster(ctx: BlastContext, b_like: np.ndarray) -> BCluster:
                                  mk["CD34"][bi[mem]], s):
             b_abn, b_poly, n_bcl = False, None, 0
             flags.append("review_b_precursor_continuum")
-    return BCluster(abnormal=b_abn, cut=b_cut, n_events=n_bcl, poly=b_poly, ycol=b_ycol)
+    cd34_review = False
+    if not b_abn and "CD34" in present and ctx.specimen != "PB":
+        # no CD45 (/ SSC) peak of its own: a compact CD34+ cloud apart from the
+        # hematogone stripe on CD45 vs CD34 (a small B-ALL overlapping them on CD45; blood
+        # holds no hematogones, its B-like blast-region events are screened as a whole)
+        sp_poly, sp_mem, sp_stats = b_cluster_cd34_split(
+            data[b_like, cx], mk["CD34"][b_like], nucleated, s, ref_sd=neutro_sd)
+        if sp_stats:
+            ctx.landmarks["b_cd34_split"] = (sp_stats["fraction"], sp_stats["sd_ratio"])
+            ctx.landmarks["b_cd34_split_shape"] = (sp_stats["rho"], sp_stats["cd34_peak"])
+            ctx.landmarks["b_cd34_split_gap"] = (sp_stats["valley"], sp_stats["cd34_sep"])
+        if sp_poly is not None and sp_stats["fraction"] < s.b_split_min_fraction:
+            cd34_review = True  # too few to call blasts: review (unless blasts are called)
+        elif sp_poly is not None:
+            b_abn, b_poly, b_ycol, n_bcl = True, sp_poly, events.markers["CD34"], int(sp_mem.sum())
+            if "review_b_precursor_continuum" in flags:
+                flags.remove("review_b_precursor_continuum")
+            flags.append("b_cluster_cd34_split")
+    return BCluster(abnormal=b_abn, cut=b_cut, n_events=n_bcl, poly=b_poly, ycol=b_ycol,
+                    cd34_review=cd34_review)
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,6 +418,9 @@ def blast_region_cluster(ctx: BlastContext, bc: BlastCall) -> None:
             bc.lineage = "t" if t_like.sum() >= 0.2 * (n_c - b_like.sum()) else "other"
         elif b_abn:
             bc.lineage = "b"
+        if bc.lineage == "none" and bcl.cd34_review:
+            # a small compact CD34+ B cluster off the hematogone stripe: never silent
+            flags.append("b_precursor_cd34_cluster_review")
         if bc.lineage == "none":  # small abnormal populations: labelled or flagged
             sc = screen_small_clusters(x45=x_s, cand=m_c, b_like=b_like, cd34_pos=pos.get("CD34"),
                                        mpo_pos=pos.get("cyMPO"), neutro45=neutro[0],

@@ -134,6 +134,20 @@ class AlotGatingSettings:
         with the review flag ``review_b_precursor_continuum``, when its Spearman correlation
         of CD45 and CD34 (over at least ``b_continuum_min_events`` events) is at most
         ``b_continuum_rho_max``.
+    b_split_min_fraction, b_split_rho_min, b_split_cd34_sd_k
+        A small B cluster whose CD45 overlaps the hematogones (no CD45 or CD45 / SSC peak of
+        its own) is still seen on CD45 vs CD34: the B-like events' density basin with the
+        brightest CD34 peak is a leukemic cluster when that peak lies ``b_split_cd34_sd_k``
+        of its robust CD34 SDs above the other B-like events' median CD34 and is no brighter
+        on CD45 than they are, it holds at least ``b_split_min_fraction`` of
+        nucleated events, its CD45 robust SD is at most ``b_compact_sd_ratio`` times the
+        neutrophils', and CD34 does not fall with CD45 inside it (Spearman correlation above
+        ``b_split_rho_min``; a slice of the hematogone stripe does). Called blasts with
+        ``small_blast_cluster_review`` below ``other_review_max_fraction``.
+    b_split_review_fraction
+        Such a CD34+ B cluster holding at least this fraction of nucleated events but less
+        than ``b_split_min_fraction`` is not called blasts (too few to tell from an expanded
+        stage I hematogone compartment) but raises ``b_precursor_cd34_cluster_review``.
     t_aberrant_cy_sd_k, t_aberrant_sm_sd_k, t_aberrant_min_events, t_aberrant_min_fraction
         T-lineage blasts are cyCD3 bright (as the mature T cells) but smCD3 negative/dim;
         no normal cell is (NK cells: cyCD3 dim). With the mature T cells (the CD45-brightest
@@ -289,6 +303,10 @@ class AlotGatingSettings:
     b_compact_sd_ratio: float = 1.3
     b_continuum_rho_max: float = -0.5
     b_continuum_min_events: int = 100
+    b_split_min_fraction: float = 0.02
+    b_split_rho_min: float = -0.1
+    b_split_cd34_sd_k: float = 2.0
+    b_split_review_fraction: float = 0.012
     second_lineage_cd34_min_fraction: float = 0.08
     gran_ssc_sd_review: float = 0.22
     gran_review_min_fraction: float = 0.3

@@ -16,7 +16,7 @@ from cytomics.gating.clusters import in_polygon
 if TYPE_CHECKING:
     from cytomics.gating.alot_settings import AlotGatingSettings
 
-__all__ = ["b_blast_cluster", "b_blast_cluster_2d", "b_cluster_cd45_cd34",
+__all__ = ["b_blast_cluster", "b_blast_cluster_2d", "b_cluster_cd34_split", "b_cluster_cd45_cd34",
            "maturation_continuum"]
 
 
@@ -217,3 +217,87 @@ def b_cluster_cd45_cd34(
         return None, member
     return poly, in_polygon(x45, y, poly)
 
+
+
+def b_cluster_cd34_split(
+    x45: np.ndarray, cd34: np.ndarray, nucleated: int,
+    s: AlotGatingSettings, *, ref_sd: float = float("nan"),
+) -> tuple[np.ndarray | None, np.ndarray, dict[str, float]]:
+    """A compact CD34+ B cluster apart from the hematogones on CD45 vs CD34.
+
+    A small B-ALL whose CD45 overlaps the hematogones forms no CD45 (or CD45 / SSC) peak
+    of its own, but an expert still sees it on CD45 vs CD34: one compact, homogeneous
+    CD34+ cloud separated by a density gap from the hematogones, which run as a stripe
+    (CD34 lost as CD45 rises). The B-like events are split into density basins; the
+    candidate is the basin with the brightest CD34 peak. It is a leukemic cluster when its
+    CD34 peak lies at least ``b_split_cd34_sd_k`` of its own robust CD34 SDs above the
+    median CD34 of the other B-like events (in basins) and its CD45 peak is no brighter
+    than their median CD45, it holds at least ``b_split_review_fraction`` of the nucleated
+    events (the caller calls it blasts from ``b_split_min_fraction``, below that it only
+    goes to review), its CD45 spread (robust SD) is at most ``b_compact_sd_ratio`` times ``ref_sd``
+    (the neutrophils' CD45 robust SD), and CD34 does not fall with CD45 inside it (Spearman
+    correlation above ``b_split_rho_min``: a slice of a maturation stripe is not one
+    cloud).
+
+    Returns
+    -------
+    polygon, member, stats
+        Polygon (CD45, CD34) of the candidate basin (``None`` when it is not a leukemic
+        cluster), members among the given events, and the measured quantities
+        (``fraction``, ``sd_ratio``, ``rho``).
+    """
+    member = np.zeros(x45.size, dtype=bool)
+    stats: dict[str, float] = {}
+    if x45.size < max(s.min_population_events, 50):
+        return None, member, stats
+    x45 = x45.astype(np.float64)
+    y = cd34.astype(np.float64)
+    xr = (float(np.quantile(x45, 0.001)) - 0.05, float(np.quantile(x45, 0.999)) + 0.05)
+    yr = (float(np.quantile(y, 0.001)) - 0.05, float(np.quantile(y, 0.999)) + 0.05)
+    d2 = dens.density_2d(x45, y, xrange=xr, yrange=yr,
+                         bins=(s.cluster_bins, s.cluster_bins), sigma_bins=s.cluster_sigma_bins)
+    blab, info = dens.basins_2d(d2, floor_fraction=s.cluster_floor_fraction,
+                                rel_persistence=s.cluster_rel_persistence, min_mass=0.1)
+    if len(info) < 2:
+        return None, member, stats
+    k = int(np.argmax([b["y"] for b in info]))
+    bx, by = d2.bin_of(x45, y)
+    ev = blab[bx, by]
+    mem = ev == k
+    rest = (ev >= 0) & ~mem
+    if mem.sum() < s.min_population_events or rest.sum() < s.min_population_events:
+        return None, member, stats
+    xm, ym = x45[mem], y[mem]
+    sd = float(np.median(np.abs(xm - np.median(xm)))) / 0.6745
+    sd34 = max(float(np.median(np.abs(ym - np.median(ym)))) / 0.6745, 1e-3)
+    sep34 = (float(info[k]["y"]) - float(np.median(y[rest]))) / sd34
+    step = max(1, xm.size // 5000)
+    rx = np.argsort(np.argsort(xm[::step])).astype(np.float64)
+    ry = np.argsort(np.argsort(ym[::step])).astype(np.float64)
+    rho = float(np.corrcoef(rx, ry)[0, 1]) if rx.std() > 0 and ry.std() > 0 else 0.0
+    frac = float(mem.sum()) / max(nucleated, 1)
+    # density along the segment from the candidate's peak to the main other basin's peak,
+    # relative to the candidate's peak: low between two clouds, high along a continuum
+    others = [j for j in range(len(info)) if j != k]
+    j = max(others, key=lambda i: info[i]["mass"])
+    tt = np.linspace(0.0, 1.0, 41)
+    sx, sy = d2.bin_of(info[k]["x"] + tt * (info[j]["x"] - info[k]["x"]),
+                       info[k]["y"] + tt * (info[j]["y"] - info[k]["y"]))
+    valley = float(d2.density[sx, sy].min()) / max(float(info[k]["height"]), 1e-12)
+    ratio = sd / ref_sd if np.isfinite(ref_sd) and ref_sd > 0 else float("inf")
+    stats = {"fraction": frac, "sd_ratio": ratio, "rho": rho,
+             "cd34_peak": float(info[k]["y"]), "cd45_peak": float(info[k]["x"]),
+             "rest_cd45": float(np.median(x45[rest])), "n_basins": float(len(info)),
+             "cd34_sep": sep34, "valley": valley}
+    leukemic = (sep34 >= s.b_split_cd34_sd_k
+                and info[k]["x"] <= float(np.median(x45[rest]))
+                and frac >= min(s.b_split_min_fraction, s.b_split_review_fraction)
+                and ratio <= s.b_compact_sd_ratio
+                and rho > s.b_split_rho_min)
+    if not leukemic:
+        return None, member, stats
+    poly = dens.region_to_polygon(blab == k, d2.x_edges, d2.y_edges,
+                                  max_vertices=s.max_vertices)
+    if len(poly) < 3:
+        return None, member, stats
+    return poly, in_polygon(x45, y, poly), stats
