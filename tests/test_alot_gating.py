@@ -623,11 +623,13 @@ def test_alot_helper_modules_never_import_the_strategy_module():
         assert "cytomics.gating.alot" not in imported, name
 
 
-def test_large_blast_under_call_leaving_blast_like_events_goes_to_review(tmp_path):
-    # generator C tuning case 8017 (MPAL, 24.7% blasts): the T-blast gate holds the
-    # cyCD3-bright blasts only (~17%); their cyCD3-dim CD7+ CD34+ part stays unclassified
-    # in the blast region, silently on the old code. A review flag only: the labels are
-    # those of the gating without the check.
+@pytest.mark.parametrize(("seed0", "seed"), [(8000, 8017), (8120, 8439)])
+def test_large_blast_under_call_leaving_blast_like_events_goes_to_review(seed0, seed, tmp_path):
+    # generator C tuning cases, silent on the old code. 8017 (MPAL, 24.7% blasts): the
+    # T-blast gate holds the cyCD3-bright blasts only (~17%); their cyCD3-dim CD7+ CD34+
+    # part stays unclassified in the blast region. 8439 (T-ALL, 21% blasts): the aberrant
+    # T gate's cyCD3 cut runs through the blast cloud, half of it is left as NK cells.
+    # A review flag only: the labels are those of the gating without the check.
     import sys
     from dataclasses import replace
     from pathlib import Path
@@ -635,11 +637,12 @@ def test_large_blast_under_call_leaving_blast_like_events_goes_to_review(tmp_pat
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     from gating_accuracy_c import case_plan
 
-    kind, seed, bf, inst, blood = next(p for p in case_plan(8000, 18) if p[1] == 8017)
+    kind, _, bf, inst, blood = next(p for p in case_plan(seed0, seed - seed0 + 1) if p[1] == seed)
     assert not blood
     events, qc, res, truth = generator_c_case(kind, seed, bf, inst, tmp_path)
     assert "blast_call_incomplete_review" in res.flags
-    off = gate_alot(events, qc, settings=replace(AlotGatingSettings(), incomplete_call_ratio=1e9))
+    off = gate_alot(events, qc, settings=replace(
+        AlotGatingSettings(), incomplete_call_ratio=1e9, incomplete_large_call_ratio=1e9))
     assert "blast_call_incomplete_review" not in off.flags
     np.testing.assert_array_equal(res.labels, off.labels)
     assert f1(res.labels, truth, "blasts") < 0.85

@@ -688,12 +688,13 @@ def unexplained_blast_picture(ctx: BlastContext, bc: BlastCall, blasts_gid: str 
     SDs of the called blasts' median on CD45, on every lineage marker of the panel and on
     log side scatter (its spread read on the lower flank: a cloud cut at a region line
     above it continues beyond the line). Normal lymphocytes, neutrophils and CD34-
-    monocytes differ from most blasts on one of these. When the unexplained events reach ``incomplete_min_fraction`` of the
-    nucleated events and ``incomplete_call_ratio`` times the called blasts, and the call
-    is at least ``incomplete_min_call_fraction`` of nucleated (smaller calls are judged
-    by the small-cluster review), ``blast_call_incomplete_review`` is raised. The
-    unexplained fraction and its ratio to the call are the landmark
-    ``blast_call_unexplained``. A sample without a blast call is never judged.
+    monocytes differ from most blasts on one of these. When the call is at least
+    ``incomplete_min_call_fraction`` of nucleated (smaller calls are judged by the
+    small-cluster review) and the unexplained events reach ``incomplete_min_fraction`` of
+    the nucleated events and ``incomplete_call_ratio`` times the called blasts (or, from
+    ``incomplete_large_fraction`` of nucleated on, ``incomplete_large_call_ratio`` times),
+    ``blast_call_incomplete_review`` is raised. The unexplained fraction and its ratio to
+    the call are the landmark ``blast_call_unexplained``. A sample without a blast call is never judged.
     """
     if bc.lineage == "none" or blasts_gid is None:
         return
@@ -728,6 +729,9 @@ def unexplained_blast_picture(ctx: BlastContext, bc: BlastCall, blasts_gid: str 
     n_left = int(left.sum())
     f_left, ratio, f_call = n_left / n, n_left / n_blasts, n_blasts / n
     ctx.landmarks["blast_call_unexplained"] = (f_left, ratio)
+    # a leftover of moderate size must be a large share of the call; a larger one less so
+    need = (s.incomplete_large_call_ratio if f_left >= s.incomplete_large_fraction
+            else s.incomplete_call_ratio)
     if (f_call >= s.incomplete_min_call_fraction and f_left >= s.incomplete_min_fraction
-            and ratio >= s.incomplete_call_ratio):
+            and ratio >= need):
         ctx.flags.append("blast_call_incomplete_review")

@@ -224,18 +224,21 @@ class AlotGatingSettings:
         all events, within ``extend_sd_k`` SDs of its peak, are blasts. The cloud's CD45
         centre is the nearest CD45/SSC density peak within ``extend_peak_sd_k`` SDs of the
         clipped part's own peak.
-    incomplete_box_sd_k, incomplete_min_fraction, incomplete_call_ratio, incomplete_min_call_fraction
+    incomplete_box_sd_k, incomplete_min_fraction, incomplete_call_ratio,
+    incomplete_large_fraction, incomplete_large_call_ratio, incomplete_min_call_fraction
         A blast call of at least ``incomplete_min_call_fraction`` of the nucleated events
         is flagged ``blast_call_incomplete_review`` (labels unchanged) when the events it
         leaves unexplained (blast-region events that are neither blasts nor normal
         precursors, and events outside the blasts within ``incomplete_box_sd_k`` robust
         SDs of the called blasts on CD45, every lineage marker and log SSC, its spread read
         on the lower flank) reach ``incomplete_min_fraction`` of the nucleated events and
-        ``incomplete_call_ratio`` times the call. Tuned on generator C seeds 8000-8119:
-        complete calls leave <= 0.10 of nucleated at a ratio <= 0.18 (mostly normal
-        precursors, basophils, CD45- events of the region); the flagged ones are
-        under-calls (blast F1 0.62-0.82: an MPAL's cyCD3-dim CD7+ CD34+ part left in the
-        blast region, monocytic clouds cut at the granulocyte SSC line).
+        ``incomplete_call_ratio`` times the call, or ``incomplete_large_fraction`` and
+        ``incomplete_large_call_ratio`` times the call. Tuned on generator C seeds
+        8000-8119: complete calls leave < 0.05 of nucleated at a ratio >= 0.4 and < 0.08
+        at a ratio >= 0.18 (the leftover is mostly normal precursors, basophils and CD45-
+        events of the region); the flagged ones are under-calls (blast F1 0.62-0.82: an
+        MPAL's cyCD3-dim CD7+ CD34+ part left in the blast region, monocytic clouds cut at
+        the granulocyte SSC line, T blasts below the aberrant-T cyCD3 cut left as NK).
     max_vertices
         Vertex budget of every polygon gate.
     min_population_events
@@ -320,8 +323,10 @@ class AlotGatingSettings:
     extend_peak_sd_k: float = 1.5
     extend_sd_k: float = 2.5
     incomplete_box_sd_k: float = 2.0
-    incomplete_min_fraction: float = 0.08
-    incomplete_call_ratio: float = 0.18
+    incomplete_min_fraction: float = 0.05
+    incomplete_call_ratio: float = 0.4
+    incomplete_large_fraction: float = 0.08
+    incomplete_large_call_ratio: float = 0.18
     incomplete_min_call_fraction: float = 0.10
     max_vertices: int = 24
     min_population_events: int = 10
