@@ -480,6 +480,18 @@ def t_aberrant_blasts(ctx: BlastContext, bc: BlastCall) -> None:
     if t_ab is not None:
         cy_lo, sm_hi = t_ab
         n_ab = int(((mk["cyCD3"] >= cy_lo) & (mk["smCD3"] < sm_hi)).sum())
+        if n_ab >= s.t_aberrant_extend_min_fraction * nucleated:
+            # a large aberrant T population is its own cloud: its cyCD3 lower edge is read
+            # off its own peak and upper-flank spread, not off the mature T cells' (the
+            # blasts may be dimmer: a cut through the cloud leaves its dim half as NK)
+            ab = (mk["cyCD3"] >= cy_lo) & (mk["smCD3"] < sm_hi)
+            pk = brightest_peak(mk["cyCD3"][ab], s)
+            if pk is not None:
+                lo2 = max(pk[0] - s.t_aberrant_extend_sd_k * pk[1],
+                          float(ctx.thr.get("cyCD3", -np.inf)))
+                if lo2 < cy_lo:
+                    cy_lo = lo2
+                    n_ab = int(((mk["cyCD3"] >= cy_lo) & (mk["smCD3"] < sm_hi)).sum())
         if n_ab >= max(s.t_aberrant_min_events, s.t_aberrant_min_fraction * nucleated):
             g_tab = gb.rectangle("pheno_T_aberrant", parent,
                                  {events.markers["cyCD3"]: (cy_lo, None),
@@ -688,7 +700,8 @@ def unexplained_blast_picture(ctx: BlastContext, bc: BlastCall, blasts_gid: str 
     SDs of the called blasts' median on CD45, on every lineage marker of the panel and on
     log side scatter (its spread read on the lower flank: a cloud cut at a region line
     above it continues beyond the line). Normal lymphocytes, neutrophils and CD34-
-    monocytes differ from most blasts on one of these. When the call is at least
+    monocytes differ from most blasts on one of these; mature (smCD3+) T cells are never
+    counted. When the call is at least
     ``incomplete_min_call_fraction`` of nucleated (smaller calls are judged by the
     small-cluster review) and the unexplained events reach ``incomplete_min_fraction`` of
     the nucleated events and ``incomplete_call_ratio`` times the called blasts (or, from
@@ -724,6 +737,8 @@ def unexplained_blast_picture(ctx: BlastContext, bc: BlastCall, blasts_gid: str 
     box &= np.abs(ly - med) <= s.incomplete_box_sd_k * max(sd, 1e-6)
     left |= box
     left &= ~blasts
+    if ctx.ph.t is not None:  # mature T cells (smCD3+) are never the leukemia left out
+        left &= ~masks[ctx.ph.t]
     for gid, _code in bc.precursor_terms:
         left &= ~masks[gid]
     n_left = int(left.sum())

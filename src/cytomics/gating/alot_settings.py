@@ -131,6 +131,13 @@ class AlotGatingSettings:
         and no T-blast cluster was found otherwise, they are T blasts at any frequency
         (flag ``blast_cluster_t_aberrant``; below ``other_review_max_fraction``
         also ``small_blast_cluster_t_aberrant``).
+    t_aberrant_extend_min_fraction, t_aberrant_extend_sd_k
+        When the aberrant T events hold at least ``t_aberrant_extend_min_fraction`` of the
+        nucleated events they are a blast cloud of their own: its cyCD3 lower edge is then
+        its own (brightest) cyCD3 peak minus ``t_aberrant_extend_sd_k`` SDs of its upper
+        flank, when that is lower than the mature-T-based edge (never below the cyCD3
+        positivity threshold). T blasts dimmer than the mature T cells were otherwise cut
+        in half, the dim half left as NK cells (generator C tuning 8439: F1 0.67 -> 0.96).
     second_lineage_cd34_min_fraction
         Beside a lymphoid (B or T) blast population, CD34+ events of the blast region
         outside that lineage (and not B-like) holding at least this fraction of nucleated
@@ -295,6 +302,8 @@ class AlotGatingSettings:
     t_aberrant_sm_sd_k: float = 4.0
     t_aberrant_min_events: int = 30
     t_aberrant_min_fraction: float = 0.002
+    t_aberrant_extend_min_fraction: float = 0.05
+    t_aberrant_extend_sd_k: float = 2.5
     gran_dim_min_fraction: float = 0.08
     pb_b_abnormal_min_fraction: float = 0.005
     gran_dim_peak_mass: float = 0.1
