@@ -688,3 +688,45 @@ def test_alot_helper_modules_never_import_the_strategy_module():
         imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         assert "cytomics.gating.alot" not in imported, name
+
+
+@pytest.mark.parametrize(("seed0", "seed"), [(8000, 8017), (4000, 4026)])
+def test_large_blast_under_call_leaving_blast_like_events_goes_to_review(seed0, seed, tmp_path):
+    # generator C tuning cases (MPAL), silent on the old code. 8017 (24.7% blasts): the
+    # T-blast gate holds the cyCD3-bright blasts only (~17%); their cyCD3-dim CD7+ CD34+
+    # part stays unclassified in the blast region. 4026 (14.1%): likewise beside a B call.
+    # A review flag only: the labels are those of the gating without the check.
+    import sys
+    from dataclasses import replace
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from gating_accuracy_c import case_plan
+
+    kind, _, bf, inst, blood = next(p for p in case_plan(seed0, seed - seed0 + 1) if p[1] == seed)
+    assert not blood
+    events, qc, res, truth = generator_c_case(kind, seed, bf, inst, tmp_path)
+    assert "blast_call_incomplete_review" in res.flags
+    off = gate_alot(events, qc, settings=replace(
+        AlotGatingSettings(), incomplete_call_ratio=1e9, incomplete_large_call_ratio=1e9))
+    assert "blast_call_incomplete_review" not in off.flags
+    np.testing.assert_array_equal(res.labels, off.labels)
+    assert f1(res.labels, truth, "blasts") < 0.85
+
+
+def test_large_aberrant_t_population_dimmer_than_mature_t_cells_is_called_whole(tmp_path):
+    # generator C tuning case 8439 (T-ALL, 21% blasts, cyCD3 dimmer than the mature T
+    # cells): the aberrant-T cyCD3 cut read off the mature T cells ran through the blast
+    # cloud and left its dim half as NK cells (blast F1 0.67 on the old code); the cloud's
+    # own peak and upper-flank spread set the cut.
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from gating_accuracy_c import case_plan
+
+    kind, _, bf, inst, blood = next(p for p in case_plan(8120, 320) if p[1] == 8439)
+    assert kind == "tall" and not blood
+    _events, _qc, res, truth = generator_c_case(kind, 8439, bf, inst, tmp_path)
+    assert "blast_cluster_t_aberrant" in res.flags
+    assert f1(res.labels, truth, "blasts") > 0.9

@@ -66,6 +66,7 @@ from cytomics.gating.alot_blasts import (
     granulocyte_checks,
     monocytic_expansion,
     t_aberrant_blasts,
+    unexplained_blast_picture,
 )
 from cytomics.gating.alot_regions import (
     GateSet,
@@ -293,6 +294,7 @@ def gate_alot(
     monocytic_expansion(ctx, bc)
     granulocyte_checks(ctx, bc)
     blasts_gid = blast_gate(gs, bc, tube.parent)
+    unexplained_blast_picture(ctx, bc, blasts_gid)  # a review flag only: labels unchanged
 
     # 8. terminal gates (disjoint) ------------------------------------------------------------
     terms = _terminal_gates(gs.gb, tube.parent, excl, ph, blasts_gid, bc.precursor_terms,

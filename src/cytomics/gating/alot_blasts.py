@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BlastCall", "BlastContext", "blast_gate", "blast_region_cluster",
            "blasts_in_normal_regions", "current_blasts", "granulocyte_checks",
-           "monocytic_expansion", "t_aberrant_blasts"]
+           "monocytic_expansion", "t_aberrant_blasts", "unexplained_blast_picture"]
 
 @dataclass(frozen=True, slots=True)
 class BlastContext:
@@ -516,6 +516,18 @@ def t_aberrant_blasts(ctx: BlastContext, bc: BlastCall) -> None:
     if t_ab is not None:
         cy_lo, sm_hi = t_ab
         n_ab = int(((mk["cyCD3"] >= cy_lo) & (mk["smCD3"] < sm_hi)).sum())
+        if n_ab >= s.t_aberrant_extend_min_fraction * nucleated:
+            # a large aberrant T population is its own cloud: its cyCD3 lower edge is read
+            # off its own peak and upper-flank spread, not off the mature T cells' (the
+            # blasts may be dimmer: a cut through the cloud leaves its dim half as NK)
+            ab = (mk["cyCD3"] >= cy_lo) & (mk["smCD3"] < sm_hi)
+            pk = brightest_peak(mk["cyCD3"][ab], s)
+            if pk is not None:
+                lo2 = max(pk[0] - s.t_aberrant_extend_sd_k * pk[1],
+                          float(ctx.thr.get("cyCD3", -np.inf)))
+                if lo2 < cy_lo:
+                    cy_lo = lo2
+                    n_ab = int(((mk["cyCD3"] >= cy_lo) & (mk["smCD3"] < sm_hi)).sum())
         if n_ab >= max(s.t_aberrant_min_events, s.t_aberrant_min_fraction * nucleated):
             g_tab = gb.rectangle("pheno_T_aberrant", parent,
                                  {events.markers["cyCD3"]: (cy_lo, None),
@@ -712,3 +724,65 @@ def granulocyte_checks(ctx: BlastContext, bc: BlastCall) -> None:
                 # that share the neutrophils' CD45, SSC and MPO (not separable on ALOT)
                 flags.append("review_granulocyte_ssc_atypical")
 
+
+
+def unexplained_blast_picture(ctx: BlastContext, bc: BlastCall, blasts_gid: str | None) -> None:
+    """Flag a large blast call that leaves much of the leukemia outside the blast gate.
+
+    Review only: the labels are unchanged. On the decision sample, the events left
+    unexplained by the call are (i) those of the blast region that are neither blasts
+    nor a normal precursor terminal, and (ii) those anywhere outside the blasts whose
+    phenotype and scatter match the called blasts: within ``incomplete_box_sd_k`` robust
+    SDs of the called blasts' median on CD45, on every lineage marker of the panel and on
+    log side scatter (its spread read on the lower flank: a cloud cut at a region line
+    above it continues beyond the line). Normal lymphocytes, neutrophils and CD34-
+    monocytes differ from most blasts on one of these; mature (smCD3+) T cells are never
+    counted. When the call is at least
+    ``incomplete_min_call_fraction`` of nucleated (smaller calls are judged by the
+    small-cluster review) and the unexplained events reach ``incomplete_min_fraction`` of
+    the nucleated events and ``incomplete_call_ratio`` times the called blasts (or, from
+    ``incomplete_large_fraction`` of nucleated on, ``incomplete_large_call_ratio`` times),
+    ``blast_call_incomplete_review`` is raised. The unexplained fraction and its ratio to
+    the call are the landmark ``blast_call_unexplained``. A sample without a blast call is never judged.
+    """
+    if bc.lineage == "none" or blasts_gid is None:
+        return
+    gs, s, tube = ctx.gs, ctx.s, ctx.tube
+    masks = gs.evaluate()
+    blasts = masks[blasts_gid]
+    n, n_blasts = blasts.size, int(blasts.sum())
+    if n == 0 or n_blasts < s.min_population_events:
+        return
+    left = np.zeros(n, bool)
+    region = ctx.excl.get("blast_region")
+    if region is not None:
+        left |= masks[region]
+    box = np.ones(n, bool)
+    for v in (tube.x45, *tube.mk.values()):
+        vb = v[blasts]
+        med = float(np.median(vb))
+        sd = float(np.median(np.abs(vb - med))) / 0.6745
+        box &= np.abs(v - med) <= s.incomplete_box_sd_k * max(sd, 1e-6)
+    # side scatter: the cloud may be cut at a region line above it, so its spread is
+    # read on its lower flank (log SSC below the median, mirrored)
+    ly = np.log(np.maximum(tube.ssc, 1e-6))
+    lb = ly[blasts]
+    med = float(np.median(lb))
+    low = lb[lb <= med]
+    sd = float(np.sqrt(np.mean((low - med) ** 2))) if low.size else 0.0
+    box &= np.abs(ly - med) <= s.incomplete_box_sd_k * max(sd, 1e-6)
+    left |= box
+    left &= ~blasts
+    if ctx.ph.t is not None:  # mature T cells (smCD3+) are never the leukemia left out
+        left &= ~masks[ctx.ph.t]
+    for gid, _code in bc.precursor_terms:
+        left &= ~masks[gid]
+    n_left = int(left.sum())
+    f_left, ratio, f_call = n_left / n, n_left / n_blasts, n_blasts / n
+    ctx.landmarks["blast_call_unexplained"] = (f_left, ratio)
+    # a leftover of moderate size must be a large share of the call; a larger one less so
+    need = (s.incomplete_large_call_ratio if f_left >= s.incomplete_large_fraction
+            else s.incomplete_call_ratio)
+    if (f_call >= s.incomplete_min_call_fraction and f_left >= s.incomplete_min_fraction
+            and ratio >= need):
+        ctx.flags.append("blast_call_incomplete_review")

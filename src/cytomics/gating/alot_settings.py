@@ -158,6 +158,13 @@ class AlotGatingSettings:
         and no T-blast cluster was found otherwise, they are T blasts at any frequency
         (flag ``blast_cluster_t_aberrant``; below ``other_review_max_fraction``
         also ``small_blast_cluster_t_aberrant``).
+    t_aberrant_extend_min_fraction, t_aberrant_extend_sd_k
+        When the aberrant T events hold at least ``t_aberrant_extend_min_fraction`` of the
+        nucleated events they are a blast cloud of their own: its cyCD3 lower edge is then
+        its own (brightest) cyCD3 peak minus ``t_aberrant_extend_sd_k`` SDs of its upper
+        flank, when that is lower than the mature-T-based edge (never below the cyCD3
+        positivity threshold). T blasts dimmer than the mature T cells were otherwise cut
+        in half, the dim half left as NK cells (generator C tuning 8439: F1 0.67 -> 0.96).
     second_lineage_cd34_min_fraction
         Beside a lymphoid (B or T) blast population, CD34+ events of the blast region
         outside that lineage (and not B-like) holding at least this fraction of nucleated
@@ -251,6 +258,21 @@ class AlotGatingSettings:
         all events, within ``extend_sd_k`` SDs of its peak, are blasts. The cloud's CD45
         centre is the nearest CD45/SSC density peak within ``extend_peak_sd_k`` SDs of the
         clipped part's own peak.
+    incomplete_box_sd_k, incomplete_min_fraction, incomplete_call_ratio,
+    incomplete_large_fraction, incomplete_large_call_ratio, incomplete_min_call_fraction
+        A blast call of at least ``incomplete_min_call_fraction`` of the nucleated events
+        is flagged ``blast_call_incomplete_review`` (labels unchanged) when the events it
+        leaves unexplained (blast-region events that are neither blasts nor normal
+        precursors, and events outside the blasts within ``incomplete_box_sd_k`` robust
+        SDs of the called blasts on CD45, every lineage marker and log SSC, its spread read
+        on the lower flank) reach ``incomplete_min_fraction`` of the nucleated events and
+        ``incomplete_call_ratio`` times the call, or ``incomplete_large_fraction`` and
+        ``incomplete_large_call_ratio`` times the call. Tuned on generator C seeds
+        8000-8119: complete calls leave < 0.05 of nucleated at a ratio >= 0.4 and < 0.08
+        at a ratio >= 0.18 (the leftover is mostly normal precursors, basophils and CD45-
+        events of the region); the flagged ones are under-calls (blast F1 0.62-0.82: an
+        MPAL's cyCD3-dim CD7+ CD34+ part left in the blast region, monocytic clouds cut at
+        the granulocyte SSC line, T blasts below the aberrant-T cyCD3 cut left as NK).
     max_vertices
         Vertex budget of every polygon gate.
     min_population_events
@@ -314,6 +336,8 @@ class AlotGatingSettings:
     t_aberrant_sm_sd_k: float = 4.0
     t_aberrant_min_events: int = 30
     t_aberrant_min_fraction: float = 0.002
+    t_aberrant_extend_min_fraction: float = 0.05
+    t_aberrant_extend_sd_k: float = 2.5
     gran_dim_min_fraction: float = 0.08
     pb_b_abnormal_min_fraction: float = 0.005
     gran_dim_peak_mass: float = 0.1
@@ -341,6 +365,12 @@ class AlotGatingSettings:
     extend_share_min: float = 0.5
     extend_peak_sd_k: float = 1.5
     extend_sd_k: float = 2.5
+    incomplete_box_sd_k: float = 2.0
+    incomplete_min_fraction: float = 0.05
+    incomplete_call_ratio: float = 0.4
+    incomplete_large_fraction: float = 0.08
+    incomplete_large_call_ratio: float = 0.18
+    incomplete_min_call_fraction: float = 0.10
     max_vertices: int = 24
     min_population_events: int = 10
     sample_events: int = 200_000
