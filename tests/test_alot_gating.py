@@ -244,6 +244,18 @@ def test_low_positive_bump_on_cycd79a_sets_the_b_threshold(tmp_path):
     assert f1(res.labels, truth, "blasts") > 0.85
 
 
+def test_b_blasts_dimmer_on_cycd79a_than_normal_b_cells_stay_b_like(tmp_path):
+    # our simulator, tuning seed: CD34+ B blasts at cyCD79a ~0.54 beside a wide negative
+    # spread whose valley sat at 0.50; a quarter of the blasts fell below it and were left
+    # unclassified (blast F1 0.79)
+    events, _, res, truth = simulated("b_all_pro_b", 21117, 0.05, tmp_path,
+                                      variant="canto_ii_pacb", n=40_000)
+    pheno_b = next(g for g in res.gates if g.id == "pheno_B")
+    cy79 = events.values[truth == BLAST, events.column("cyCD79a")]
+    assert (cy79 < pheno_b.mins[1]).mean() < 0.10  # was 0.26
+    assert f1(res.labels, truth, "blasts") > 0.88
+
+
 @pytest.mark.parametrize(("seed", "bf"), [(31002, 0.05), (31029, 0.03)])
 def test_small_b_cluster_overlapping_hematogones_on_cd45_split_on_cd34(seed, bf):
     # 3-5% CD34+ B blasts whose CD45 overlaps the (CD34-dim) hematogones: no CD45 or

@@ -21,7 +21,11 @@ from cytomics.gating import density as dens
 from cytomics.gating.anchors import brightest_peak, neutrophil_events, t_cell_anchor
 from cytomics.gating.sampling import sample_events, sample_rows
 from cytomics.gating.strategy import GateBuilder, evaluate_gates
-from cytomics.gating.thresholds import control_refined_threshold, marker_thresholds
+from cytomics.gating.thresholds import (
+    control_refined_threshold,
+    marker_thresholds,
+    population_flank_threshold,
+)
 from cytomics.order_stats import median, quantiles
 from cytomics.preprocess.model import Events
 
@@ -120,14 +124,22 @@ def lineage_thresholds(
 
     Each threshold comes from the marker's own density (:func:`marker_thresholds`); smCD3's
     positive (mature T) gate is then set on the mature T cells among the cyCD3+ events, not
-    on the spread tail of a dominant smCD3-negative T-blast population.
+    on the spread tail of a dominant smCD3-negative T-blast population, and cyCD79a's never
+    cuts into the lower flank of the CD19+ cells' own cyCD79a population
+    (:func:`population_flank_threshold`).
     """
     mk = tube.mk
-    thr, _unstained = marker_thresholds(tube.sample, mk, s)
+    thr, negs, _ = marker_thresholds(tube.sample, mk, s)
     if {"smCD3", "cyCD3"} <= set(mk):
         cy_pos = mk["cyCD3"] >= thr["cyCD3"]
         thr["smCD3"] = control_refined_threshold(mk["smCD3"][cy_pos], thr["smCD3"], s,
                                                  x45=tube.x45[cy_pos])
+    if {"CD19", "cyCD79a"} <= set(mk):
+        # cyCD79a on the CD19+ events is the B cells' own population: a wide negative
+        # spread must not cut off its dim flank (B blasts dimmer than the normal B cells)
+        b19 = mk["CD19"] >= thr["CD19"]
+        thr["cyCD79a"] = population_flank_threshold(mk["cyCD79a"][b19], thr["cyCD79a"],
+                                                    negs["cyCD79a"], s)
     return thr, {m: mk[m] >= thr[m] for m in mk}
 
 

@@ -42,6 +42,12 @@ class AlotGatingSettings:
     marker_tail_fraction
         With a single (negative) peak, the threshold is where the density falls to this
         fraction of that peak on its upper side.
+    flank_sd_k
+        cyCD79a on the CD19+ events is the B cells' own population: its positivity
+        threshold is lowered (never raised) to this many SDs (half width at half maximum
+        of the lower flank) below that population's mode, but no lower than halfway from
+        the negative peak, so a wide negative spread does not cut off B blasts dimmer than
+        the normal B cells.
     marker_positive_min_prominence, marker_positive_separation
         With a single peak at ``marker_min_prominence``, a lower positive bump above it
         (prominence at least ``marker_positive_min_prominence`` of the highest peak and
@@ -268,9 +274,9 @@ class AlotGatingSettings:
         on the lower flank) reach ``incomplete_min_fraction`` of the nucleated events and
         ``incomplete_call_ratio`` times the call, or ``incomplete_large_fraction`` and
         ``incomplete_large_call_ratio`` times the call. Tuned on generator C seeds
-        8000-8119: complete calls leave < 0.05 of nucleated at a ratio >= 0.4 and < 0.08
-        at a ratio >= 0.18 (the leftover is mostly normal precursors, basophils and CD45-
-        events of the region); the flagged ones are under-calls (blast F1 0.62-0.82: an
+        8000-8119 and 4000-4119: complete calls leave < 0.045 of nucleated at a ratio
+        >= 0.35 and < 0.08 at a ratio >= 0.18 (the leftover is mostly normal precursors,
+        basophils and CD45- events of the region); the flagged ones are under-calls (blast F1 0.62-0.82: an
         MPAL's cyCD3-dim CD7+ CD34+ part left in the blast region, monocytic clouds cut at
         the granulocyte SSC line, T blasts below the aberrant-T cyCD3 cut left as NK).
     max_vertices
@@ -295,6 +301,7 @@ class AlotGatingSettings:
     marker_tail_fraction: float = 0.02
     marker_positive_min_prominence: float = 0.04
     marker_positive_separation: float = 0.35
+    flank_sd_k: float = 3.0
     marker_zero_margin: float = 0.03
     marker_positive_offset: float = 0.2
     min_control_events: int = 25
@@ -366,8 +373,8 @@ class AlotGatingSettings:
     extend_peak_sd_k: float = 1.5
     extend_sd_k: float = 2.5
     incomplete_box_sd_k: float = 2.0
-    incomplete_min_fraction: float = 0.05
-    incomplete_call_ratio: float = 0.4
+    incomplete_min_fraction: float = 0.045
+    incomplete_call_ratio: float = 0.35
     incomplete_large_fraction: float = 0.08
     incomplete_large_call_ratio: float = 0.18
     incomplete_min_call_fraction: float = 0.10

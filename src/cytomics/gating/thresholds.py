@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from cytomics.preprocess.model import Events
 
 __all__ = ["control_refined_threshold", "display_zero", "marker_thresholds",
-           "positivity_threshold"]
+           "population_flank_threshold", "positivity_threshold"]
 
 
 def positivity_threshold(
@@ -155,6 +155,39 @@ def control_refined_threshold(
     return threshold
 
 
+def population_flank_threshold(
+    values: np.ndarray, threshold: float, negative_peak: float, settings: AlotGatingSettings,
+) -> float:
+    """Threshold lowered to the lower flank of the positive population itself.
+
+    ``values`` are the marker's values on the events of a co-expressed marker's positive
+    gate (cyCD79a on the CD19+ events): nearly all positive cells. Where the negative
+    cells' spread pushed the 1-D valley (``threshold``) into that population, its dim
+    part was cut off. The population's mode and the half width at half maximum of its
+    lower flank give its spread; the threshold becomes ``flank_sd_k`` SDs below the
+    mode, but never above ``threshold`` nor below the midpoint between
+    ``negative_peak`` and ``threshold``.
+    """
+    v = values[np.isfinite(values)]
+    if (v.size < settings.min_control_events or not np.isfinite(threshold)
+            or not np.isfinite(negative_peak)):
+        return threshold
+    lo, hi = quantiles(v, [0.001, 0.999])
+    pad = 0.05 * max(hi - lo, 1e-3)
+    d = dens.density_1d(v, lo=float(lo - pad), hi=float(hi + pad), bins=settings.marker_bins,
+                        sigma_bins=settings.marker_sigma_bins)
+    i = int(np.argmax(d.density))
+    mode = float(d.centers[i])
+    if mode <= threshold:  # the co-expressing events are mostly negative: nothing to do
+        return threshold
+    below = np.flatnonzero(d.density[: i + 1] < 0.5 * d.density[i])
+    if below.size == 0:
+        return threshold
+    sd = (mode - float(d.centers[int(below[-1])])) / 1.1774  # HWHM of a normal flank
+    floor = negative_peak + 0.5 * (threshold - negative_peak)
+    return float(min(threshold, max(mode - settings.flank_sd_k * sd, floor)))
+
+
 def display_zero(events: Events, column: int) -> float | None:
     """Display value of a raw 0 on ``column`` (``None`` when the transform is unknown or
     the value not finite): compensation spreads negative events below it."""
@@ -182,12 +215,18 @@ def display_zero(events: Events, column: int) -> float | None:
 
 def marker_thresholds(
     events: Events, mk: Mapping[str, np.ndarray], settings: AlotGatingSettings
-) -> tuple[dict[str, float], float | None]:
-    """Positivity threshold of every lineage marker and the tube's unstained level.
+) -> tuple[dict[str, float], dict[str, float], float | None]:
+    """Positivity threshold and negative peak of every lineage marker, and the tube's
+    unstained level.
 
     The unstained level is the median of the markers' negative peaks (autofluorescence is
     similar across the channels of a logicle-scaled tube); a marker whose lowest peak lies
     far above it is re-thresholded against it (see :func:`positivity_threshold`).
+
+    Returns
+    -------
+    thresholds, negative_peaks, unstained
+        Per marker; ``unstained`` is ``None`` with fewer than 3 negative peaks.
     """
     cache: dict[Any, float | None] = {}
     zeros = {}
@@ -197,14 +236,14 @@ def marker_thresholds(
             cache[t] = display_zero(events, events.markers[m])
         zeros[m] = cache[t]
     first = {m: positivity_threshold(mk[m], settings, zero=zeros[m]) for m in mk}
-    negs = [p for _, p in first.values() if np.isfinite(p)]
+    peaks = {m: p for m, (_, p) in first.items()}
+    negs = [p for p in peaks.values() if np.isfinite(p)]
     if len(negs) < 3:
-        return {m: t for m, (t, _) in first.items()}, None
+        return {m: t for m, (t, _) in first.items()}, peaks, None
     unstained = float(np.median(negs))
     out = {}
     for m, (t, p) in first.items():
         if np.isfinite(p) and p > unstained + settings.marker_positive_offset:
             t = positivity_threshold(mk[m], settings, zero=zeros[m], unstained=unstained)[0]
         out[m] = t
-    return out, unstained
-
+    return out, peaks, unstained
