@@ -648,6 +648,10 @@ def test_specimen_keyword_validated():
     with pytest.raises(ConfigError):
         gate_alot(ev, trivial_qc(ev.n_events), specimen="CSF")
     assert gate_alot(ev, trivial_qc(ev.n_events), specimen="PB").labels.size == ev.n_events
+    # case does not matter (the small-cluster screen accepted "pb" while gate_alot did not)
+    lower = gate_alot(ev, trivial_qc(ev.n_events), specimen="pb")
+    np.testing.assert_array_equal(lower.labels,
+                                  gate_alot(ev, trivial_qc(ev.n_events), specimen="PB").labels)
 
 
 def test_cd34neg_blasts_hidden_among_neutrophils_go_to_review():

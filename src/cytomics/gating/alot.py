@@ -56,7 +56,6 @@ from typing import Any
 
 import numpy as np
 
-from cytomics.errors import ConfigError
 from cytomics.gating.alot_blasts import (
     BlastCall,
     BlastContext,
@@ -85,7 +84,7 @@ from cytomics.gating.counting import label_counts
 from cytomics.gating.gates import Gate
 from cytomics.gating.program import compile_gates, label_events
 from cytomics.gating.sampling import sample_rows
-from cytomics.gating.small_clusters import SPECIMENS, SmallClusterSettings
+from cytomics.gating.small_clusters import SmallClusterSettings, normalize_specimen
 from cytomics.gating.strategy import GateBuilder
 from cytomics.gating.thresholds import (
     control_refined_threshold,
@@ -240,7 +239,8 @@ def gate_alot(
     settings
         Parameters; defaults when ``None``.
     specimen
-        ``"BM"`` (bone marrow), ``"PB"`` (peripheral blood) or ``None`` (unknown). Used
+        ``"BM"`` (bone marrow), ``"PB"`` (peripheral blood), either in any case, or
+        ``None`` (unknown). Used
         only where the biology differs: blood holds no myeloid/B precursors, so a
         CD45-dim cluster there is judged without the marrow's normal precursor allowance
         (here and in the small-cluster screen, :mod:`cytomics.gating.small_clusters`,
@@ -261,8 +261,7 @@ def gate_alot(
         When ``specimen`` is not ``"BM"``, ``"PB"`` or ``None``.
     """
     s = settings or AlotGatingSettings()
-    if specimen is not None and specimen not in SPECIMENS:
-        raise ConfigError(f"gating: specimen must be one of {SPECIMENS} or None, got {specimen!r}")
+    specimen = normalize_specimen(specimen)
     if specimen == "PB":
         # blood: no hematogone continuum in the blast region
         s = replace(s, b_abnormal_min_fraction=s.pb_b_abnormal_min_fraction)

@@ -41,7 +41,8 @@ import numpy as np
 from cytomics.errors import ConfigError
 from cytomics.gating._numeric_settings import numeric_settings
 
-__all__ = ["SmallClusterFinding", "SmallClusterSettings", "screen_small_clusters"]
+__all__ = ["SmallClusterFinding", "SmallClusterSettings", "normalize_specimen",
+           "screen_small_clusters"]
 
 SPECIMENS = ("BM", "PB")
 
@@ -144,12 +145,20 @@ class SmallClusterFinding:
     stats: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
-def _check_specimen(specimen: str | None) -> str | None:
+def normalize_specimen(specimen: str | None) -> str | None:
+    """The specimen type in upper case (``"BM"``, ``"PB"``) or ``None`` (unknown).
+
+    Raises
+    ------
+    ConfigError
+        For any other value.
+    """
     if specimen is None:
         return None
     sp = str(specimen).upper()
     if sp not in SPECIMENS:
-        raise ConfigError(f"specimen {specimen!r} is not one of {SPECIMENS} (or None)")
+        raise ConfigError(f"gating: specimen must be one of {SPECIMENS} or None, "
+                          f"got {specimen!r}")
     return sp
 
 
@@ -202,7 +211,7 @@ def screen_small_clusters(
         For an unknown specimen type.
     """
     s = settings or SmallClusterSettings()
-    sp = _check_specimen(specimen)
+    sp = normalize_specimen(specimen)
     out = SmallClusterFinding()
     if not s.enabled:
         return out
