@@ -288,6 +288,21 @@ def test_two_percent_cd34_b_cluster_goes_to_review_not_silent():
     assert not (res.labels == BLAST).any()
 
 
+def test_b_cluster_under_15_percent_goes_to_review(tmp_path):
+    # our simulator, tuning seed: 10% CD34+ B blasts merged with stage I hematogones on
+    # CD45 vs CD34 (F1 0.83); counted above 10%, the cluster passed without review
+    from dataclasses import replace
+
+    from cytomics.pipeline import needs_review
+
+    events, qc, res, _ = simulated("b_all_pro_b", 32036, 0.1, tmp_path, n=40_000)
+    assert "small_blast_cluster_review" in res.flags
+    assert any(needs_review(f) for f in res.flags)
+    old = gate_alot(events, qc, settings=replace(AlotGatingSettings(), b_review_max_fraction=0.10))
+    assert "small_blast_cluster_review" not in old.flags
+    np.testing.assert_array_equal(res.labels, old.labels)
+
+
 def test_expanded_monocyte_gate_goes_to_review():
     # 20% monocytic blasts with the monocytes' CD45/SSC, MPO dim and CD34-: the monocyte
     # gate holds ~16% of events (normal <= ~10%), below the 25% expansion call. ALOT cannot

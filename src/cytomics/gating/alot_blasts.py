@@ -440,7 +440,7 @@ def blast_region_cluster(ctx: BlastContext, bc: BlastCall) -> None:
                         b_poly, b_ycol = poly, ctx.events.markers["CD34"]
             elif sc.lineage == "cd34" and g_34 is not None:
                 bc.lineage = "cd34"
-        elif (bc.lineage == "b" and n_bcl < s.other_review_max_fraction * nucleated
+        elif (bc.lineage == "b" and n_bcl < s.b_review_max_fraction * nucleated
               and "small_blast_cluster_review" not in flags):
             # a small B cluster beside hematogones: its edge against them is uncertain
             flags.append("small_blast_cluster_review")

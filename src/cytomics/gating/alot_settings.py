@@ -210,6 +210,11 @@ class AlotGatingSettings:
         An abnormal non-B cluster smaller than this fraction of nucleated events gets the
         review flag ``small_blast_cluster_review`` (an expanded normal CD34+ myeloid
         precursor compartment has the same CD45/SSC position and ALOT phenotype).
+    b_review_max_fraction
+        A B blast cluster smaller than this fraction of nucleated events gets
+        ``small_blast_cluster_review``: its edge against the hematogones is uncertain,
+        and a cluster that swept in hematogones counts above its own size (a 5% B-ALL
+        with its stage I/II hematogones counted 10.2%).
     mono_abnormal_min_fraction
         A monocyte gate holding at least this fraction of nucleated events is a monocytic
         blast expansion (normal marrow and blood hold a few percent of monocytes): its
@@ -351,6 +356,7 @@ class AlotGatingSettings:
     gran_dim_prominence: float = 0.1
     other_abnormal_min_fraction: float = 0.035
     other_review_max_fraction: float = 0.10
+    b_review_max_fraction: float = 0.15
     mono_abnormal_min_fraction: float = 0.18
     mono_call_review_max_fraction: float = 0.25
     mono_review_min_fraction: float = 0.10
