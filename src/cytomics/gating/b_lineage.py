@@ -161,14 +161,7 @@ def b_cluster_cd45_cd34(
     member = np.zeros(x45.size, dtype=bool)
     if x45.size < max(s.min_population_events, 50):
         return None, member
-    x45 = x45.astype(np.float64)
-    y = cd34.astype(np.float64)
-    xr = (float(np.quantile(x45, 0.001)) - 0.05, float(np.quantile(x45, 0.999)) + 0.05)
-    yr = (float(np.quantile(y, 0.001)) - 0.05, float(np.quantile(y, 0.999)) + 0.05)
-    d2 = dens.density_2d(x45, y, xrange=xr, yrange=yr,
-                         bins=(s.cluster_bins, s.cluster_bins), sigma_bins=s.cluster_sigma_bins)
-    blab, info = dens.basins_2d(d2, floor_fraction=s.cluster_floor_fraction,
-                                rel_persistence=s.cluster_rel_persistence, min_mass=0.1)
+    x45, y, d2, blab, info = _cd45_cd34_basins(x45, cd34, s)
     if len(info) < 2:
         return None, member
     bx, by = d2.bin_of(x45, y)
@@ -250,14 +243,7 @@ def b_cluster_cd34_split(
     stats: dict[str, float] = {}
     if x45.size < max(s.min_population_events, 50):
         return None, member, stats
-    x45 = x45.astype(np.float64)
-    y = cd34.astype(np.float64)
-    xr = (float(np.quantile(x45, 0.001)) - 0.05, float(np.quantile(x45, 0.999)) + 0.05)
-    yr = (float(np.quantile(y, 0.001)) - 0.05, float(np.quantile(y, 0.999)) + 0.05)
-    d2 = dens.density_2d(x45, y, xrange=xr, yrange=yr,
-                         bins=(s.cluster_bins, s.cluster_bins), sigma_bins=s.cluster_sigma_bins)
-    blab, info = dens.basins_2d(d2, floor_fraction=s.cluster_floor_fraction,
-                                rel_persistence=s.cluster_rel_persistence, min_mass=0.1)
+    x45, y, d2, blab, info = _cd45_cd34_basins(x45, cd34, s)
     if len(info) < 2:
         return None, member, stats
     k = int(np.argmax([b["y"] for b in info]))
@@ -301,3 +287,17 @@ def b_cluster_cd34_split(
     if len(poly) < 3:
         return None, member, stats
     return poly, in_polygon(x45, y, poly), stats
+
+
+def _cd45_cd34_basins(x45: np.ndarray, cd34: np.ndarray, s: AlotGatingSettings):
+    """Density basins of B-like events on CD45 vs CD34 (range: 0.1-99.9% quantiles
+    padded by 0.05): float64 copies of both, the density, basin labels per bin, basins."""
+    x45 = x45.astype(np.float64)
+    y = cd34.astype(np.float64)
+    xr = (float(np.quantile(x45, 0.001)) - 0.05, float(np.quantile(x45, 0.999)) + 0.05)
+    yr = (float(np.quantile(y, 0.001)) - 0.05, float(np.quantile(y, 0.999)) + 0.05)
+    d2 = dens.density_2d(x45, y, xrange=xr, yrange=yr,
+                         bins=(s.cluster_bins, s.cluster_bins), sigma_bins=s.cluster_sigma_bins)
+    blab, info = dens.basins_2d(d2, floor_fraction=s.cluster_floor_fraction,
+                                rel_persistence=s.cluster_rel_persistence, min_mass=0.1)
+    return x45, y, d2, blab, info
