@@ -32,7 +32,7 @@ from cytomics.preprocess.model import Events
 if TYPE_CHECKING:
     from cytomics.gating.alot_settings import AlotGatingSettings
 
-__all__ = ["LINEAGE_MARKERS", "REGION_NAMES", "Anchors", "GateSet", "Phenotypes", "RegionMap",
+__all__ = ["LINEAGE_MARKERS", "REGION_NAMES", "REGION_PART", "Anchors", "GateSet", "Phenotypes", "RegionMap",
            "Tube", "lineage_thresholds", "marker_rectangle", "phenotype_gates", "read_anchors",
            "region_gates", "region_map", "sample_tube", "split_cd45_low", "ssc_column"]
 
@@ -393,15 +393,20 @@ def region_gates(
     gb, parent, d2, grid = gs.gb, tube.parent, rm.density, rm.grid
     region_gate: dict[str, str] = {}
     order = (0, 1, 4, 3, 2, 5)  # priority when simplified polygons overlap
+    n = max(tube.sample.n_events, 1)
+    mass = d2.density / max(float(d2.density.sum()), 1e-12) * n  # events per bin (smoothed)
     for r in order:
         name = REGION_NAMES[r]
-        region = grid == r
         if (rm.ev_region == r).sum() < max(3, s.min_population_events // 2):
             continue
-        poly = dens.region_to_polygon(region, d2.x_edges, d2.y_edges, max_vertices=s.max_vertices)
-        if len(poly) < 3:
-            continue
-        region_gate[name] = gb.polygon(f"alot_{name}_region", parent, tube.cx, tube.cy, poly)
+        polys = [p for p in _component_polygons(grid == r, mass, d2, s, n) if len(p) >= 3]
+        gid = f"alot_{name}_region"
+        if len(polys) == 1:
+            region_gate[name] = gb.polygon(gid, parent, tube.cx, tube.cy, polys[0])
+        elif polys:  # a region in separate pieces (e.g. a blast cloud beside the CD45- one)
+            parts = [(gb.polygon(f"{gid}{REGION_PART}{j}", parent, tube.cx, tube.cy, p), False)
+                     for j, p in enumerate(polys)]
+            region_gate[name] = gb.boolean(gid, parent, "or", parts)
     gs.evaluate()
     excl: dict[str, str] = {}
     earlier: list[str] = []
@@ -418,6 +423,30 @@ def region_gates(
         earlier.append(gid)
     gs.evaluate()
     return region_gate, excl
+
+
+#: Suffix of the polygon ids of a region drawn in several pieces (``alot_<name>_region``
+#: is then their OR).
+REGION_PART = "_part"
+
+
+def _component_polygons(
+    region: np.ndarray, mass: np.ndarray, d2: Any, s: AlotGatingSettings, n: int
+) -> list[np.ndarray]:
+    """Polygons of a region's pieces (4-connected bins): the largest piece, and every
+    other piece holding at least ``region_piece_min_fraction`` of the sampled events (a
+    single polygon would drop their events from every region)."""
+    from cytomics.gating import _ndi
+
+    if not region.any():
+        return []
+    lab, k = _ndi.label(region)
+    ev = np.bincount(lab.ravel(), weights=mass.ravel(), minlength=k + 1)[1:]
+    main = int(np.argmax(np.bincount(lab.ravel(), minlength=k + 1)[1:]))  # most bins
+    keep = [main] + [i for i in range(k)
+                     if i != main and ev[i] >= s.region_piece_min_fraction * n]
+    return [dens.region_to_polygon(lab == i + 1, d2.x_edges, d2.y_edges,
+                                   max_vertices=s.max_vertices) for i in keep]
 
 
 def marker_rectangle(

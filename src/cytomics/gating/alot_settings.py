@@ -286,6 +286,11 @@ class AlotGatingSettings:
         the granulocyte SSC line, T blasts below the aberrant-T cyCD3 cut left as NK).
     max_vertices
         Vertex budget of every polygon gate.
+    region_piece_min_fraction
+        A CD45/SSC region whose bins fall into separate pieces is drawn as the OR of one
+        polygon per piece: the piece holding the most events and every other piece holding
+        at least this fraction of the sampled events (one polygon had kept only the piece
+        with the most bins, and the others' events belonged to no region).
     min_population_events
         Populations with fewer events are flagged ``population_missing:<name>`` (a review
         reason), except CD45-negative cells, whose absence is normal:
@@ -385,6 +390,7 @@ class AlotGatingSettings:
     incomplete_large_call_ratio: float = 0.18
     incomplete_min_call_fraction: float = 0.10
     max_vertices: int = 24
+    region_piece_min_fraction: float = 0.005
     min_population_events: int = 10
     sample_events: int = 200_000
 

@@ -270,8 +270,11 @@ def plot_debris(events: Events, qc: Any, out: Path) -> Path | None:
 def plot_cd45_ssc(events: Events, qc: Any, gating: Any, out: Path) -> Path:
     """CD45 vs SSC with populations coloured and the population gates drawn."""
     cx, cy = gating.axes["cd45"], gating.axes["ssc"]
-    region = set(gating.region_gates.values())
-    gates = [g for g in gating.gates if g.id in region]
+    from cytomics.gating.alot_regions import REGION_PART
+
+    region = tuple(gating.region_gates.values())
+    gates = [g for g in gating.gates  # a region in pieces: draw its polygons
+             if g.id in region or g.id.startswith(tuple(f"{r}{REGION_PART}" for r in region))]
     return _population_plot(
         events, cx, cy, np.asarray(qc.keep, bool), _groups(gating.labels, CD45_SSC_GROUPS),
         CD45_SSC_GROUPS, out, title="Nucleated cells: CD45 vs SSC", gates=gates,
