@@ -15,7 +15,7 @@ import math
 import numba as nb
 import numpy as np
 
-__all__ = ["bracket_select", "median", "order_stats", "quantiles"]
+__all__ = ["bracket_select", "median", "order_stats", "quantiles", "robust_sd"]
 
 
 @nb.njit(cache=True, nogil=True)
@@ -140,3 +140,10 @@ def median(x: np.ndarray, *, overwrite_input: bool = False) -> float:
                 return float(got[k])
             return float((np.float64(got[k - 1]) + np.float64(got[k])) / 2.0)
     return float(np.median(x, overwrite_input=overwrite_input))
+
+
+def robust_sd(x: np.ndarray, center: float | None = None) -> float:
+    """Normal-consistent robust SD of ``x``: its median absolute deviation from ``center``
+    (its median when ``None``) over 0.6745 (the MAD of a normal is 0.6745 SD)."""
+    c = float(np.median(x)) if center is None else center
+    return float(np.median(np.abs(x - c))) / 0.6745

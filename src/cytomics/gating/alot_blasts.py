@@ -45,6 +45,7 @@ from cytomics.gating.clusters import (
 )
 from cytomics.gating.myeloid import dim_granular_cluster, extrapolated_cluster
 from cytomics.gating.small_clusters import SmallClusterSettings, screen_small_clusters
+from cytomics.order_stats import robust_sd
 from cytomics.populations import LABEL_CODES
 from cytomics.preprocess.model import Events
 
@@ -515,12 +516,12 @@ def t_aberrant_blasts(ctx: BlastContext, bc: BlastCall) -> None:
     t_ab = t_aberrant_bounds(x_s, t_cells, mk, lymph[0], s) if bc.lineage != "t" else None
     if t_ab is not None:
         cy_lo, sm_hi = t_ab
-        n_ab = int(((mk["cyCD3"] >= cy_lo) & (mk["smCD3"] < sm_hi)).sum())
+        ab = (mk["cyCD3"] >= cy_lo) & (mk["smCD3"] < sm_hi)
+        n_ab = int(ab.sum())
         if n_ab >= s.t_aberrant_extend_min_fraction * nucleated:
             # a large aberrant T population is its own cloud: its cyCD3 lower edge is read
             # off its own peak and upper-flank spread, not off the mature T cells' (the
             # blasts may be dimmer: a cut through the cloud leaves its dim half as NK)
-            ab = (mk["cyCD3"] >= cy_lo) & (mk["smCD3"] < sm_hi)
             pk = brightest_peak(mk["cyCD3"][ab], s)
             if pk is not None:
                 lo2 = max(pk[0] - s.t_aberrant_extend_sd_k * pk[1],
@@ -715,7 +716,7 @@ def granulocyte_checks(ctx: BlastContext, bc: BlastCall) -> None:
         if gm.sum() >= s.min_control_events:
             gi = np.flatnonzero(gm)
             lg = np.log(np.maximum(y_s[gi[:: max(1, gi.size // 20_000)]], 1e-6))
-            sd_g = float(np.median(np.abs(lg - np.median(lg)))) / 0.6745
+            sd_g = robust_sd(lg)
             f_g = float(gm.sum()) / nucleated
             landmarks["granulocyte_log_ssc_sd"] = (sd_g, f_g)
             if sd_g >= s.gran_ssc_sd_review and f_g >= s.gran_review_min_fraction:
@@ -743,7 +744,8 @@ def unexplained_blast_picture(ctx: BlastContext, bc: BlastCall, blasts_gid: str 
     the nucleated events and ``incomplete_call_ratio`` times the called blasts (or, from
     ``incomplete_large_fraction`` of nucleated on, ``incomplete_large_call_ratio`` times),
     ``blast_call_incomplete_review`` is raised. The unexplained fraction and its ratio to
-    the call are the landmark ``blast_call_unexplained``. A sample without a blast call is never judged.
+    the call are the landmark ``blast_call_unexplained``. A sample without a blast call is
+    never judged.
     """
     if bc.lineage == "none" or blasts_gid is None:
         return
@@ -763,7 +765,7 @@ def unexplained_blast_picture(ctx: BlastContext, bc: BlastCall, blasts_gid: str 
     for v in (tube.x45, *tube.mk.values()):
         vb = v[bi]
         med = float(np.median(vb))
-        sd = float(np.median(np.abs(vb - med))) / 0.6745
+        sd = robust_sd(vb, med)
         box &= np.abs(v - med) <= s.incomplete_box_sd_k * max(sd, 1e-6)
     # side scatter: the cloud may be cut at a region line above it, so its spread is
     # read on its lower flank (log SSC below the median, mirrored)

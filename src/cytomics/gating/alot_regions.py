@@ -26,14 +26,14 @@ from cytomics.gating.thresholds import (
     marker_thresholds,
     population_flank_threshold,
 )
-from cytomics.order_stats import median, quantiles
+from cytomics.order_stats import median, quantiles, robust_sd
 from cytomics.preprocess.model import Events
 
 if TYPE_CHECKING:
     from cytomics.gating.alot_settings import AlotGatingSettings
 
-__all__ = ["LINEAGE_MARKERS", "REGION_NAMES", "REGION_PART", "Anchors", "GateSet", "Phenotypes", "RegionMap",
-           "Tube", "lineage_thresholds", "marker_rectangle", "phenotype_gates", "read_anchors",
+__all__ = ["LINEAGE_MARKERS", "REGION_NAMES", "REGION_PART", "Anchors", "GateSet", "Phenotypes",
+           "RegionMap", "Tube", "lineage_thresholds", "marker_rectangle", "phenotype_gates", "read_anchors",
            "region_gates", "region_map", "sample_tube", "split_cd45_low", "ssc_column"]
 
 LINEAGE_MARKERS = ("cyMPO", "cyCD79a", "CD34", "CD19", "CD7", "smCD3", "cyCD3")
@@ -231,7 +231,7 @@ def read_anchors(
         neutro = (median(x_s[neut]), median(y_s[neut]))
         landmarks["neutrophils"] = neutro
         xn = x_s[neut]
-        neutro_sd = float(np.median(np.abs(xn - neutro[0]))) / 0.6745
+        neutro_sd = robust_sd(xn, neutro[0])
     else:
         neutro = (lymph[0] - s.default_lymph_cd45_offset, lymph[1] * s.default_neutrophil_ssc_ratio)
     if "neutrophils" in landmarks and (neutro[0] >= lymph[0] or neutro[1] < 1.5 * lymph[1]):
@@ -258,6 +258,9 @@ def read_anchors(
 
 REGION_NAMES = ("lymphocytes", "monocytes", "granulocytes", "eosinophils",
                  "cd45_negative", "blast_region")
+#: Suffix of the polygon ids of a region drawn in several pieces (``alot_<name>_region``
+#: is then their OR).
+REGION_PART = "_part"
 
 
 @dataclass(frozen=True, slots=True)
@@ -425,13 +428,8 @@ def region_gates(
     return region_gate, excl
 
 
-#: Suffix of the polygon ids of a region drawn in several pieces (``alot_<name>_region``
-#: is then their OR).
-REGION_PART = "_part"
-
-
 def _component_polygons(
-    region: np.ndarray, mass: np.ndarray, d2: Any, s: AlotGatingSettings, n: int
+    region: np.ndarray, mass: np.ndarray, d2: dens.Density2D, s: AlotGatingSettings, n: int
 ) -> list[np.ndarray]:
     """Polygons of a region's pieces (4-connected bins): the largest piece, and every
     other piece holding at least ``region_piece_min_fraction`` of the sampled events (a

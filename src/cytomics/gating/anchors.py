@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cytomics.gating import density as dens
+from cytomics.order_stats import robust_sd
 
 if TYPE_CHECKING:
     from cytomics.gating.alot_settings import AlotGatingSettings
@@ -61,7 +62,7 @@ def t_aberrant_bounds(
 
     def med_sd(v: np.ndarray) -> tuple[float, float]:
         med = float(np.median(v))
-        return med, max(float(np.median(np.abs(v - med))) / 0.6745, 1e-3)
+        return med, max(robust_sd(v, med), 1e-3)
 
     cy_m, cy_sd = med_sd(mk["cyCD3"][ti])
     sm_m, sm_sd = med_sd(mk["smCD3"][ti])
@@ -116,7 +117,7 @@ def neutrophil_events(
     mv = mpo[idx]
     med = [float(np.median(mv[m])) if m.any() else -np.inf for m in sel]
     top = int(np.argmax(med))
-    sd = float(np.median(np.abs(mv[sel[top]] - med[top]))) / 0.6745
+    sd = robust_sd(mv[sel[top]], med[top])
     tied = [i for i in range(len(pk)) if med[i] >= med[top] - s.neutrophil_mpo_tie_sd * sd]
     k = max(tied, key=lambda i: int(sel[i].sum()))
     if sel[k].sum() < s.min_control_events:

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cytomics.gating import density as dens
-from cytomics.gating.clusters import in_polygon
+from cytomics.gating.clusters import cluster_basins, in_polygon
+from cytomics.order_stats import robust_sd
 
 if TYPE_CHECKING:
     from cytomics.gating.alot_settings import AlotGatingSettings
@@ -64,13 +65,19 @@ def maturation_continuum(x45: np.ndarray, cd34: np.ndarray, s: AlotGatingSetting
     rises (Spearman correlation at most ``b_continuum_rho_max``)."""
     if x45.size < s.b_continuum_min_events:
         return False
-    step = max(1, x45.size // 5000)  # a rank correlation needs no more events
-    rx = np.argsort(np.argsort(x45[::step])).astype(np.float64)
-    ry = np.argsort(np.argsort(cd34[::step])).astype(np.float64)
-    if rx.std() == 0 or ry.std() == 0:
-        return False
-    rho = float(np.corrcoef(rx, ry)[0, 1])
+    rho = _rank_correlation(x45, cd34)
     return bool(np.isfinite(rho) and rho <= s.b_continuum_rho_max)
+
+
+def _rank_correlation(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman correlation of ``x`` and ``y`` on at most ~5,000 strided events (NaN when
+    either is constant)."""
+    step = max(1, x.size // 5000)  # a rank correlation needs no more events
+    rx = np.argsort(np.argsort(x[::step])).astype(np.float64)
+    ry = np.argsort(np.argsort(y[::step])).astype(np.float64)
+    if rx.std() == 0 or ry.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(rx, ry)[0, 1])
 
 
 def b_blast_cluster_2d(
@@ -98,10 +105,7 @@ def b_blast_cluster_2d(
     x45 = x45.astype(np.float64)
     xr = (float(x45.min()) - 0.05, float(x45.max()) + 0.05)
     yr = (float(ly.min()) - 0.2, float(ly.max()) + 0.2)
-    d2 = dens.density_2d(x45, ly, xrange=xr, yrange=yr,
-                         bins=(s.cluster_bins, s.cluster_bins), sigma_bins=s.cluster_sigma_bins)
-    blab, info = dens.basins_2d(d2, floor_fraction=s.cluster_floor_fraction,
-                                rel_persistence=s.cluster_rel_persistence, min_mass=0.1)
+    d2, blab, info = cluster_basins(x45, ly, s, xrange=xr, yrange=yr, min_mass=0.1)
     if len(info) < 2:
         return None, member, False
     k = int(np.argmin([b["x"] for b in info]))
@@ -115,7 +119,7 @@ def b_blast_cluster_2d(
     frac = float(member.sum()) / max(nucleated, 1)
     dim = info[k]["x"] <= neutro45 - s.hematogone_cd45_floor * span45
     xm = x45[member]
-    sd = float(np.median(np.abs(xm - np.median(xm)))) / 0.6745 if xm.size else float("inf")
+    sd = robust_sd(xm) if xm.size else float("inf")
     compact = bool(np.isfinite(ref_sd)) and sd <= s.b_compact_sd_ratio * ref_sd
     abnormal = (frac >= s.b_abnormal_min_fraction
                 or (frac >= s.b_cluster_min_fraction and dim)
@@ -173,11 +177,11 @@ def b_cluster_cd45_cd34(
     xm = x45[ev == k0]
     if xm.size < s.min_population_events:
         return None, member
-    sd = max(float(np.median(np.abs(xm - np.median(xm)))) / 0.6745, 1e-3)
+    sd = max(robust_sd(xm), 1e-3)
     # robust CD34 SD of the main basin: a basin brighter on CD45 and dimmer on CD34 than
     # the main one (the hematogones' maturation direction) is never merged into it
     ym = y[ev == k0]
-    sd34 = max(float(np.median(np.abs(ym - np.median(ym)))) / 0.6745, 1e-3)
+    sd34 = max(robust_sd(ym), 1e-3)
     hk, ik = s.b_cd34_hematogone_sd_k, s.b_cd34_stage1_cd45_sd_k
     x0, y0 = info[k0]["x"], info[k0]["y"]
 
@@ -237,7 +241,9 @@ def b_cluster_cd34_split(
     polygon, member, stats
         Polygon (CD45, CD34) of the candidate basin (``None`` when it is not a leukemic
         cluster), members among the given events, and the measured quantities
-        (``fraction``, ``sd_ratio``, ``rho``).
+        (``fraction``, ``sd_ratio``, ``rho``, ``cd34_peak``, ``cd34_sep`` and ``valley``:
+        the lowest density between the candidate's peak and the largest other basin's,
+        relative to the candidate's peak; reported only).
     """
     member = np.zeros(x45.size, dtype=bool)
     stats: dict[str, float] = {}
@@ -254,13 +260,11 @@ def b_cluster_cd34_split(
     if mem.sum() < s.min_population_events or rest.sum() < s.min_population_events:
         return None, member, stats
     xm, ym = x45[mem], y[mem]
-    sd = float(np.median(np.abs(xm - np.median(xm)))) / 0.6745
-    sd34 = max(float(np.median(np.abs(ym - np.median(ym)))) / 0.6745, 1e-3)
+    sd = robust_sd(xm)
+    sd34 = max(robust_sd(ym), 1e-3)
     sep34 = (float(info[k]["y"]) - float(np.median(y[rest]))) / sd34
-    step = max(1, xm.size // 5000)
-    rx = np.argsort(np.argsort(xm[::step])).astype(np.float64)
-    ry = np.argsort(np.argsort(ym[::step])).astype(np.float64)
-    rho = float(np.corrcoef(rx, ry)[0, 1]) if rx.std() > 0 and ry.std() > 0 else 0.0
+    rho = _rank_correlation(xm, ym)
+    rho = rho if np.isfinite(rho) else 0.0
     frac = float(mem.sum()) / max(nucleated, 1)
     # density along the segment from the candidate's peak to the main other basin's peak,
     # relative to the candidate's peak: low between two clouds, high along a continuum
@@ -271,12 +275,11 @@ def b_cluster_cd34_split(
                        info[k]["y"] + tt * (info[j]["y"] - info[k]["y"]))
     valley = float(d2.density[sx, sy].min()) / max(float(info[k]["height"]), 1e-12)
     ratio = sd / ref_sd if np.isfinite(ref_sd) and ref_sd > 0 else float("inf")
-    stats = {"fraction": frac, "sd_ratio": ratio, "rho": rho,
-             "cd34_peak": float(info[k]["y"]), "cd45_peak": float(info[k]["x"]),
-             "rest_cd45": float(np.median(x45[rest])), "n_basins": float(len(info)),
+    rest45 = float(np.median(x45[rest]))
+    stats = {"fraction": frac, "sd_ratio": ratio, "rho": rho, "cd34_peak": float(info[k]["y"]),
              "cd34_sep": sep34, "valley": valley}
     leukemic = (sep34 >= s.b_split_cd34_sd_k
-                and info[k]["x"] <= float(np.median(x45[rest]))
+                and info[k]["x"] <= rest45
                 and frac >= min(s.b_split_min_fraction, s.b_split_review_fraction)
                 and ratio <= s.b_compact_sd_ratio
                 and rho > s.b_split_rho_min)
@@ -296,8 +299,5 @@ def _cd45_cd34_basins(x45: np.ndarray, cd34: np.ndarray, s: AlotGatingSettings):
     y = cd34.astype(np.float64)
     xr = (float(np.quantile(x45, 0.001)) - 0.05, float(np.quantile(x45, 0.999)) + 0.05)
     yr = (float(np.quantile(y, 0.001)) - 0.05, float(np.quantile(y, 0.999)) + 0.05)
-    d2 = dens.density_2d(x45, y, xrange=xr, yrange=yr,
-                         bins=(s.cluster_bins, s.cluster_bins), sigma_bins=s.cluster_sigma_bins)
-    blab, info = dens.basins_2d(d2, floor_fraction=s.cluster_floor_fraction,
-                                rel_persistence=s.cluster_rel_persistence, min_mass=0.1)
+    d2, blab, info = cluster_basins(x45, y, s, xrange=xr, yrange=yr, min_mass=0.1)
     return x45, y, d2, blab, info

@@ -12,12 +12,27 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cytomics.gating import density as dens
+from cytomics.order_stats import robust_sd
 
 if TYPE_CHECKING:
     from cytomics.gating.alot_settings import AlotGatingSettings
 
-__all__ = ["blast_share_polygon", "closer_to_blasts", "core_ellipse", "ellipse_polygon",
-           "in_ellipse", "in_polygon", "main_cluster", "robust_tail_above"]
+__all__ = ["blast_share_polygon", "closer_to_blasts", "cluster_basins", "core_ellipse",
+           "ellipse_polygon", "in_ellipse", "in_polygon", "main_cluster", "robust_tail_above"]
+
+
+def cluster_basins(
+    x: np.ndarray, y: np.ndarray, s: AlotGatingSettings, *,
+    xrange: tuple[float, float], yrange: tuple[float, float], min_mass: float,
+) -> tuple[dens.Density2D, np.ndarray, list[dict]]:
+    """Density basins of a set of events on one plane, at the cluster resolution
+    (``cluster_bins``, ``cluster_sigma_bins``, ``cluster_floor_fraction``,
+    ``cluster_rel_persistence``): the density, each bin's basin (-1: none), the basins."""
+    d2 = dens.density_2d(x, y, xrange=xrange, yrange=yrange,
+                         bins=(s.cluster_bins, s.cluster_bins), sigma_bins=s.cluster_sigma_bins)
+    blab, info = dens.basins_2d(d2, floor_fraction=s.cluster_floor_fraction,
+                                rel_persistence=s.cluster_rel_persistence, min_mass=min_mass)
+    return d2, blab, info
 
 
 def main_cluster(
@@ -42,10 +57,7 @@ def main_cluster(
     ly = np.log(np.maximum(ssc, 1e-4))
     xr = (float(x45.min()) - 0.03, float(x45.max()) + 0.03)
     yr = (float(ly.min()) - 0.1, float(ly.max()) + 0.1)
-    d2 = dens.density_2d(x45, ly, xrange=xr, yrange=yr,
-                         bins=(s.cluster_bins, s.cluster_bins), sigma_bins=s.cluster_sigma_bins)
-    blab, info = dens.basins_2d(d2, floor_fraction=s.cluster_floor_fraction,
-                                rel_persistence=s.cluster_rel_persistence, min_mass=0.02)
+    d2, blab, info = cluster_basins(x45, ly, s, xrange=xr, yrange=yr, min_mass=0.02)
     if not info:
         return member, (float("nan"), float("nan"))
     bx, by = d2.bin_of(x45, ly)
@@ -66,12 +78,9 @@ def core_ellipse(
         return None
     ly = np.log(np.maximum(ssc.astype(np.float64), 1e-4))
     x45 = x45.astype(np.float64)
-
-    def mad_sd(v: np.ndarray) -> float:
-        return max(float(np.median(np.abs(v - np.median(v)))) / 0.6745, 1e-3)
-
     k = s.cluster_core_sd_k
-    return float(np.median(x45)), float(np.median(ly)), k * mad_sd(x45), k * mad_sd(ly)
+    return (float(np.median(x45)), float(np.median(ly)), k * max(robust_sd(x45), 1e-3),
+            k * max(robust_sd(ly), 1e-3))
 
 
 def in_ellipse(x45: np.ndarray, ssc: np.ndarray, e: tuple[float, float, float, float]) -> np.ndarray:
@@ -90,7 +99,7 @@ def ellipse_polygon(e: tuple[float, float, float, float], n_vertices: int) -> np
 def robust_tail_above(v: np.ndarray, cut: float) -> float:
     """Share of a normal with the median and MAD-based SD of ``v`` lying above ``cut``."""
     med = float(np.median(v))
-    sd = max(float(np.median(np.abs(v - med))) / 0.6745, 1e-3)
+    sd = max(robust_sd(v, med), 1e-3)
     return 0.5 * math.erfc((cut - med) / (sd * math.sqrt(2.0)))  # normal CDF, no scipy.special
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cytomics.gating import density as dens
-from cytomics.order_stats import quantiles
+from cytomics.order_stats import quantiles, robust_sd
 
 if TYPE_CHECKING:
     from cytomics.gating.alot_settings import AlotGatingSettings
@@ -21,6 +21,15 @@ if TYPE_CHECKING:
 
 __all__ = ["control_refined_threshold", "display_zero", "marker_thresholds",
            "population_flank_threshold", "positivity_threshold"]
+
+
+def _marker_density(v: np.ndarray, settings: AlotGatingSettings) -> dens.Density1D:
+    """1-D density of a marker's finite values over their 0.1-99.9 % range padded by 5 %,
+    at the marker resolution (``marker_bins``, ``marker_sigma_bins``)."""
+    lo, hi = quantiles(v, [0.001, 0.999])
+    pad = 0.05 * max(hi - lo, 1e-3)
+    return dens.density_1d(v, lo=float(lo - pad), hi=float(hi + pad), bins=settings.marker_bins,
+                           sigma_bins=settings.marker_sigma_bins)
 
 
 def positivity_threshold(
@@ -58,12 +67,7 @@ def positivity_threshold(
     v = values[np.isfinite(values)]
     if v.size < 10:
         return float("nan"), float("nan")
-    lo, hi = quantiles(v, [0.001, 0.999])
-    pad = 0.05 * max(hi - lo, 1e-3)
-    d = dens.density_1d(
-        v, lo=float(lo - pad), hi=float(hi + pad), bins=settings.marker_bins,
-        sigma_bins=settings.marker_sigma_bins,
-    )
+    d = _marker_density(v, settings)
     peaks = dens.find_peaks_1d(
         d, min_height=settings.marker_min_height,
         min_prominence=settings.marker_min_prominence,
@@ -118,10 +122,7 @@ def control_refined_threshold(
     v = values[np.isfinite(values)]
     if v.size < 2 * settings.min_control_events or not np.isfinite(threshold):
         return threshold
-    lo, hi = quantiles(v, [0.001, 0.999])
-    pad = 0.05 * max(hi - lo, 1e-3)
-    d = dens.density_1d(v, lo=float(lo - pad), hi=float(hi + pad), bins=settings.marker_bins,
-                        sigma_bins=settings.marker_sigma_bins)
+    d = _marker_density(v, settings)
     y = np.concatenate([[0.0], d.density, [0.0]])
     idx, prominences = find_peaks(y, prominence=0.0)
     if idx.size < 2:
@@ -148,7 +149,7 @@ def control_refined_threshold(
             if ctrl.size < settings.min_control_events or moved.size == 0:
                 return threshold
             med = float(np.median(ctrl))
-            sd = max(float(np.median(np.abs(ctrl - med))) / 0.6745, 1e-3)
+            sd = max(robust_sd(ctrl, med), 1e-3)
             if float(np.median(moved)) > med - settings.control_cd45_sd_k * sd:
                 return threshold
         return new
@@ -172,10 +173,7 @@ def population_flank_threshold(
     if (v.size < settings.min_control_events or not np.isfinite(threshold)
             or not np.isfinite(negative_peak)):
         return threshold
-    lo, hi = quantiles(v, [0.001, 0.999])
-    pad = 0.05 * max(hi - lo, 1e-3)
-    d = dens.density_1d(v, lo=float(lo - pad), hi=float(hi + pad), bins=settings.marker_bins,
-                        sigma_bins=settings.marker_sigma_bins)
+    d = _marker_density(v, settings)
     i = int(np.argmax(d.density))
     mode = float(d.centers[i])
     if mode <= threshold:  # the co-expressing events are mostly negative: nothing to do

@@ -273,8 +273,8 @@ def plot_cd45_ssc(events: Events, qc: Any, gating: Any, out: Path) -> Path:
     from cytomics.gating.alot_regions import REGION_PART
 
     region = tuple(gating.region_gates.values())
-    gates = [g for g in gating.gates  # a region in pieces: draw its polygons
-             if g.id in region or g.id.startswith(tuple(f"{r}{REGION_PART}" for r in region))]
+    pieces = tuple(f"{r}{REGION_PART}" for r in region)  # a region in pieces: its polygons
+    gates = [g for g in gating.gates if g.id in region or g.id.startswith(pieces)]
     return _population_plot(
         events, cx, cy, np.asarray(qc.keep, bool), _groups(gating.labels, CD45_SSC_GROUPS),
         CD45_SSC_GROUPS, out, title="Nucleated cells: CD45 vs SSC", gates=gates,
