@@ -570,6 +570,24 @@ def test_control_refined_threshold_moves_only_off_a_dimmer_population():
     assert control_refined_threshold(v, 0.2, s, x45=x45_same) == 0.2
 
 
+def test_control_refined_threshold_finds_mature_t_above_smcd3_dim_t_blasts():
+    from cytomics.gating.alot import control_refined_threshold
+
+    # T-ALL at 85 % (held-out seed 17063): the blasts' smCD3 runs from negative to dim and
+    # their upper flank reaches the mature T cells, whose peak stands out by only about half
+    # its height. The T cells are CD45-brighter: the gate belongs below them.
+    rng = np.random.default_rng(1)
+    s = AlotGatingSettings()
+    v = np.concatenate([rng.normal(-0.11, 0.08, 7_000), rng.normal(0.38, 0.075, 24_000),
+                        rng.normal(0.68, 0.035, 600)])
+    x45 = np.concatenate([rng.normal(0.58, 0.05, 31_000), rng.normal(0.84, 0.03, 600)])
+    new = control_refined_threshold(v, 0.175, s, x45=x45)
+    assert 0.52 < new < 0.64
+    # the same shape with the upper group at the blasts' CD45 is a brighter subset: kept
+    x45_same = np.full(v.size, 0.58) + rng.normal(0.0, 0.05, v.size)
+    assert control_refined_threshold(v, 0.175, s, x45=x45_same) == 0.175
+
+
 @pytest.mark.parametrize(("seed", "bf", "instrument"), [(153, 0.870, "canto_old"),
                                                         (108, 0.772, "lyric")])
 def test_bilineal_cd34_second_population_joins_the_blasts_generator_c(seed, bf, instrument,
