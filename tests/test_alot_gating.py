@@ -806,3 +806,20 @@ def test_large_aberrant_t_population_dimmer_than_mature_t_cells_is_called_whole(
     _events, _qc, res, truth = generator_c_case(kind, 8439, bf, inst, tmp_path)
     assert "blast_cluster_t_aberrant" in res.flags
     assert f1(res.labels, truth, "blasts") > 0.9
+
+
+def test_cd34neg_aml_leaves_residual_normal_cd34_myeloblasts_out(tmp_path):
+    """5 % CD34- MPO+ AML in a marrow holding ~2 % normal CD34+ myeloid precursors at the
+    blasts' CD45/SSC position: on CD34 the blast call is a CD34- cluster beside a separate
+    small CD34+ group, which is the residual normal myeloblasts (labelled
+    myeloid_precursors), not blasts (F1 0.80 before: most precursors counted as blasts)."""
+    events, qc, res, truth = simulated("aml_cd34neg", 22082, 0.05, tmp_path, n=40_000)
+    blasts = truth == BLAST
+    prec = truth == LABEL_CODES["myeloid_precursors"]
+    assert prec.sum() > 0.3 * blasts.sum()  # the case really holds many precursors
+    assert (res.labels[prec] == BLAST).mean() < 0.1
+    assert (res.labels[prec] == LABEL_CODES["myeloid_precursors"]).mean() > 0.8
+    assert (res.labels[blasts] == BLAST).mean() > 0.9
+    assert f1(res.labels, truth, "blasts") > 0.9
+    assert "blast_cluster_cd34_residual_excluded" in res.flags
+    assert_labels_from_gates(events, qc, res)

@@ -43,7 +43,11 @@ from cytomics.gating.clusters import (
     main_cluster,
     robust_tail_above,
 )
-from cytomics.gating.myeloid import dim_granular_cluster, extrapolated_cluster
+from cytomics.gating.myeloid import (
+    dim_granular_cluster,
+    extrapolated_cluster,
+    residual_cd34_group,
+)
 from cytomics.gating.small_clusters import SmallClusterSettings, screen_small_clusters
 from cytomics.order_stats import robust_sd
 from cytomics.populations import LABEL_CODES
@@ -237,6 +241,12 @@ class MainCluster:
         Myeloid cluster: CD45/SSC polygon where most MPO-dim events are blasts, or ``None``.
     mpo_level
         MPO level of the myeloid blasts (the MPO threshold unless their peak is higher).
+    cd34_residual_cut
+        Myeloid cluster of CD34- blasts: CD34 level above which its separate small CD34+
+        group (residual normal myeloblasts) lies, or ``None``.
+    n_residual
+        Events of that group taken out of ``counted`` (still part of the cluster's size
+        when judging whether it is abnormal: the rule only relabels them).
     """
 
     clu: np.ndarray
@@ -246,6 +256,8 @@ class MainCluster:
     core: tuple[float, float, float, float] | None
     share_poly: np.ndarray | None
     mpo_level: float
+    cd34_residual_cut: float | None = None
+    n_residual: int = 0
 
 
 def main_blast_cluster(ctx: BlastContext, other_ev: np.ndarray) -> MainCluster:
@@ -310,19 +322,40 @@ def main_blast_cluster(ctx: BlastContext, other_ev: np.ndarray) -> MainCluster:
         if share_poly is not None:
             counted |= in_polygon(data[clu, cx], data[clu, cy], share_poly)
         cluster_pheno = "myeloid"
+    cd34_cut, n_residual = None, 0
+    if (cluster_pheno == "myeloid" and "CD34" in present and ctx.specimen != "PB"
+            and s.myeloid_cd34_residual_max_fraction > 0):
+        # CD34- myeloid blasts with a separate small CD34+ group at the normal
+        # myeloblast level: residual normal CD34+ myeloid precursors, not blasts
+        res = residual_cd34_group(
+            mk["CD34"][clu[counted]], float(thr.get("CD34", np.nan)), n,
+            max_fraction=s.myeloid_cd34_residual_max_fraction,
+            min_share=s.myeloid_cd34_residual_min_share,
+            min_events=s.min_population_events,
+            min_height=s.myeloid_cd34_residual_min_height,
+            valley_ratio=s.myeloid_cd34_residual_valley_ratio)
+        if res is not None:
+            cd34_cut = res[0]
+            keep = mk["CD34"][clu] < cd34_cut
+            n_residual = int((counted & ~keep).sum())
+            counted &= keep
+            ctx.landmarks["myeloid_cd34_residual"] = (res[1], cd34_cut)
     return MainCluster(clu=clu, counted=counted, peak=peak, pheno=cluster_pheno, core=core,
-                       share_poly=share_poly, mpo_level=mpo_level)
+                       share_poly=share_poly, mpo_level=mpo_level, cd34_residual_cut=cd34_cut,
+                       n_residual=n_residual)
 
 
 
-def _phenotype_term(ctx: BlastContext, mc: MainCluster) -> tuple[str, bool] | None:
+def _phenotype_term(ctx: BlastContext, mc: MainCluster,
+                    g_res: str | None = None) -> tuple[str, bool] | None:
     """The gate (operand) restricting a non-lymphoid blast cluster to its phenotype.
 
     CD7+ MPO- cluster: its CD7+ events; myeloid cluster: MPO at the blasts' level or
     inside the blast-share polygon; lineage-positive cluster: lineage-negative events
     only inside the core ellipse of the lineage-positive ones (basophils, plasma cells,
     debris lie elsewhere). ``None`` when the cluster is counted whole. Appends the flag
-    naming the phenotype.
+    naming the phenotype. ``g_res``: gate of the myeloid cluster's residual normal CD34+
+    myeloblasts (:attr:`MainCluster.cd34_residual_cut`), left out of the term.
     """
     s, events, thr, gb, flags = ctx.s, ctx.events, ctx.thr, ctx.gs.gb, ctx.flags
     parent, cx, cy = ctx.tube.parent, ctx.tube.cx, ctx.tube.cy
@@ -340,6 +373,11 @@ def _phenotype_term(ctx: BlastContext, mc: MainCluster) -> tuple[str, bool] | No
         term = ((gb.boolean("alot_blast_mpo_or_share", parent, "or", ops), False)
                 if len(ops) > 1 else (g_lv, False))
         flags.append("blast_cluster_myeloid")
+        if g_res is not None:
+            # the separate small CD34+ group: residual normal myeloblasts
+            term = (gb.boolean("alot_blast_myeloid_cd34neg", parent, "and",
+                               [term, (g_res, True)]), False)
+            flags.append("blast_cluster_cd34_residual_excluded")
         return term
     if mc.pheno == "lineage_positive" and ctx.ph.linneg is not None and mc.core is not None:
         g_core = gb.polygon("alot_blast_core", parent, cx, cy,
@@ -407,7 +445,9 @@ def blast_region_cluster(ctx: BlastContext, bc: BlastCall) -> None:
         other_ev = m_c & ~b_like
         mc = main_blast_cluster(ctx, other_ev)
         clu, counted, peak, cluster_pheno = mc.clu, mc.counted, mc.peak, mc.pheno
-        frac_other = float(counted.sum()) / nucleated
+        # the cluster's size (residual normal myeloblasts included: the size decides
+        # whether it is abnormal as before; they are only relabelled)
+        frac_other = float(counted.sum() + mc.n_residual) / nucleated
         bc.ref = clu[counted] if counted.sum() >= s.min_population_events else None
         landmarks["blast_cluster"] = peak
         landmarks["blast_cluster_fraction"] = (frac_other, float(other_ev.sum()) / nucleated)
@@ -473,9 +513,16 @@ def blast_region_cluster(ctx: BlastContext, bc: BlastCall) -> None:
             # compartment (regenerating marrow): same CD45/SSC and ALOT phenotype
             flags.append("small_blast_cluster_review")
         if bc.lineage == "other":
-            term = _phenotype_term(ctx, mc)
+            g_res = (gb.rectangle("pheno_CD34_residual_myeloblasts", parent,
+                                  {ctx.events.markers["CD34"]: (mc.cd34_residual_cut, None)})
+                     if mc.cd34_residual_cut is not None and ctx.ph.mpo is not None else None)
+            term = _phenotype_term(ctx, mc, g_res)
             if term is not None:
                 excluded.append(term)
+            if g_res is not None:
+                ops = [(cand, False), (g_res, False)] + ([(g_b, True)] if g_b else [])
+                gid = gb.boolean("alot_myeloid_precursors", parent, "and", ops)
+                bc.precursor_terms.append((gid, LABEL_CODES["myeloid_precursors"]))
         lineage_gate = {"b": b_blast_gate, "t": g_tbl}.get(bc.lineage)
         if lineage_gate is not None:
             # lymphoid blasts carry their lineage marker: the rest of the region (monocyte

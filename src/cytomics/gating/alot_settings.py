@@ -254,6 +254,21 @@ class AlotGatingSettings:
         the share test) are those within ``cluster_mpo_sd_k`` robust SDs (upper flank) of
         the brightest MPO peak of the cluster's MPO+ events, when that bound lies above the
         MPO threshold (the MPO-dim tail of normal precursors is judged like MPO- events).
+    myeloid_cd34_residual_max_fraction, myeloid_cd34_residual_min_share, \
+    myeloid_cd34_residual_min_height, myeloid_cd34_residual_valley_ratio
+        Residual normal myeloblasts beside CD34- myeloid blasts (marrow only): when the
+        CD34 density of a myeloid blast call has its main peak CD34- and a separate CD34+
+        peak (at least ``myeloid_cd34_residual_min_height`` of the highest, the valley
+        between them at most ``myeloid_cd34_residual_valley_ratio`` of its height) whose
+        events are fewer than the CD34- ones and at most
+        ``myeloid_cd34_residual_max_fraction`` of the nucleated events other than those
+        blasts (the normal CD34+ myeloid precursor compartment, about 1-2 % of normal
+        marrow) and at least ``myeloid_cd34_residual_min_share`` of the call (beside a
+        large blast population a CD34+ group of a few percent of it is as likely a CD34+
+        blast subclone), the CD34+ group is normal myeloid precursors, not blasts
+        (:func:`cytomics.gating.myeloid.residual_cd34_group`); the cluster's size still
+        decides whether it is abnormal. A partly CD34+ blast population without a valley
+        is not split. 0 disables.
     cluster_bins, cluster_sigma_bins, cluster_rel_persistence, cluster_floor_fraction
         Density (bins per axis, smoothing in bins) and basin split (valley depth, floor)
         used to find that main cluster.
@@ -376,6 +391,10 @@ class AlotGatingSettings:
     blast_share_min: float = 0.5
     cluster_mpo_reference_min: float = 0.25
     cluster_mpo_sd_k: float = 2.5
+    myeloid_cd34_residual_max_fraction: float = 0.03
+    myeloid_cd34_residual_min_share: float = 0.05
+    myeloid_cd34_residual_min_height: float = 0.03
+    myeloid_cd34_residual_valley_ratio: float = 0.3
     cluster_bins: int = 64
     cluster_sigma_bins: float = 1.5
     cluster_rel_persistence: float = 0.3

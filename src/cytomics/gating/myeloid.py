@@ -16,7 +16,7 @@ import numpy as np
 
 from cytomics.gating import density as dens
 
-__all__ = ["extrapolated_cluster"]
+__all__ = ["dim_granular_cluster", "extrapolated_cluster", "residual_cd34_group"]
 
 
 def _flank_sd(v: np.ndarray, centre: float) -> tuple[float, bool]:
@@ -176,5 +176,67 @@ def dim_granular_cluster(
     cut = dens.valley_between(d, pk[0].position, pk[1].position)
     frac = float((x45 < cut).sum()) / max(nucleated, 1)
     if frac < min_fraction:
+        return None
+    return float(cut), frac
+
+
+def residual_cd34_group(
+    cd34: np.ndarray, threshold: float, nucleated: int, *, max_fraction: float,
+    min_share: float, min_events: int, min_height: float, valley_ratio: float,
+) -> tuple[float, float] | None:
+    """CD34 cut below a small CD34+ group beside a CD34-negative myeloid blast cluster.
+
+    On CD34, a CD34-negative blast population with a separate small CD34+ group at the
+    normal myeloblast level is leukemic CD34- blasts plus residual normal CD34+ myeloid
+    precursors; a blast population partly CD34+ as one smeared cloud (no valley) is not
+    split. The CD34 density of the blast call must have its largest peak (by mass) below
+    the CD34 ``threshold`` and a peak above it, standing at least ``min_height`` of the
+    highest, separated by a valley no higher than ``valley_ratio`` times that minor
+    peak's height; the events above the valley must be at least ``min_events``, fewer
+    than the events below it, and at most ``max_fraction`` of the normal nucleated events
+    (``nucleated`` minus the CD34- blasts below the valley): the normal CD34+ myeloid
+    precursor compartment of the marrow left beside the blasts, diluted as the blasts
+    grow (a larger CD34+ group beside many blasts is CD34+ blasts). The group must also
+    make up at least ``min_share`` of the blast call: beside a large CD34- blast
+    population a CD34+ group of a few percent of it is as likely a CD34+ blast subclone
+    (and the normal myeloblasts, diluted, barely change the count).
+
+    Parameters
+    ----------
+    cd34
+        CD34 of the myeloid blast call's events.
+    threshold
+        CD34 positivity threshold of the tube.
+    nucleated
+        Nucleated events (denominator of the fraction).
+    max_fraction, min_share, min_events, min_height, valley_ratio
+        See above.
+
+    Returns
+    -------
+    (cut, fraction) or None
+        CD34 valley above which the residual group lies and its size (fraction of the
+        normal nucleated events), or ``None`` when CD34 is not bimodal that way.
+    """
+    cd34 = cd34[np.isfinite(cd34)]
+    if cd34.size < 2 * min_events or not np.isfinite(threshold):
+        return None
+    d = dens.density_1d(cd34, lo=float(cd34.min()) - 0.05, hi=float(cd34.max()) + 0.05,
+                        bins=128, sigma_bins=2.0)
+    pk = dens.find_peaks_1d(d, min_height=min_height, min_prominence=min_height)
+    if len(pk) < 2:
+        return None
+    major = max(pk, key=lambda p: p.mass)
+    minor = [p for p in pk if p.position >= threshold]
+    if major.position >= threshold or not minor:
+        return None
+    top = max(minor, key=lambda p: p.mass)
+    cut = dens.valley_between(d, major.position, top.position)
+    if float(d.density[d.index(cut)]) > valley_ratio * top.height:
+        return None  # one smeared population: no clear valley
+    n_pos = int((cd34 >= cut).sum())
+    frac = n_pos / max(nucleated - (cd34.size - n_pos), 1)
+    if (n_pos < min_events or 2 * n_pos >= cd34.size or frac > max_fraction
+            or n_pos < min_share * cd34.size):
         return None
     return float(cut), frac
