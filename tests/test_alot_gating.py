@@ -766,11 +766,13 @@ def test_alot_helper_modules_never_import_the_strategy_module():
         assert "cytomics.gating.alot" not in imported, name
 
 
-@pytest.mark.parametrize(("seed0", "seed"), [(8000, 8017), (4000, 4026)])
+@pytest.mark.parametrize(("seed0", "seed"), [(8000, 8017)])
 def test_large_blast_under_call_leaving_blast_like_events_goes_to_review(seed0, seed, tmp_path):
-    # generator C tuning cases (MPAL), silent on the old code. 8017 (24.7% blasts): the
+    # generator C tuning case (MPAL), silent on the old code. 8017 (24.7% blasts): the
     # T-blast gate holds the cyCD3-bright blasts only (~17%); their cyCD3-dim CD7+ CD34+
-    # part stays unclassified in the blast region. 4026 (14.1%): likewise beside a B call.
+    # part stays unclassified in the blast region. (4026, the B-call twin, left this test
+    # when the B blast gate stopped requiring cyCD79a per event: its call grew from 12.4 %
+    # to 13.9 % of 14.1 %, F1 0.76 -> 0.83, and the check no longer fires.)
     # A review flag only: the labels are those of the gating without the check.
     import sys
     from dataclasses import replace
@@ -822,4 +824,17 @@ def test_cd34neg_aml_leaves_residual_normal_cd34_myeloblasts_out(tmp_path):
     assert (res.labels[blasts] == BLAST).mean() > 0.9
     assert f1(res.labels, truth, "blasts") > 0.9
     assert "blast_cluster_cd34_residual_excluded" in res.flags
+    assert_labels_from_gates(events, qc, res)
+
+
+def test_b_blasts_with_partial_cyCD79a_are_counted_generator_c(tmp_path):
+    # generator C tuning seed 6137: B-ALL at 78 %, about 10 % of the blasts cyCD79a
+    # negative (CD19+ CD34+ at the blasts' CD45). Requiring cyCD79a per event left 2,686
+    # of them unclassified (F1 0.940); inside the B blast cluster CD19 decides.
+    events, qc, res, truth = generator_c_case("ball_cd34pos", 6137, 0.7841487589049883,
+                                              "lyric", tmp_path)
+    blasts = res.labels == LABEL_CODES["blasts"]
+    cy79 = events.values[:, events.column("cyCD79a")] < res.thresholds["cyCD79a"]
+    assert (blasts & cy79).sum() > 1000
+    assert f1(res.labels, truth, "blasts") > 0.97
     assert_labels_from_gates(events, qc, res)

@@ -495,7 +495,15 @@ def blast_region_cluster(ctx: BlastContext, bc: BlastCall) -> None:
             lo45 = (gb.polygon("alot_b_blast_cluster", parent, cx, b_ycol, b_poly)
                     if b_poly is not None else
                     gb.rectangle("pheno_CD45_below_hematogones", parent, {cx: (None, b_cut)}))
-            b_blast_gate = gb.boolean("pheno_B_blast", parent, "and", [(g_b, False), (lo45, False)])
+            # inside the B blast cluster the blasts are its CD19+ events: a blast with
+            # cyCD79a below the tube's threshold (partial expression) is still counted;
+            # the lineage evidence (% cyCD79a+) is read on the call, not required per event
+            g_19 = (gb.rectangle("pheno_CD19", parent,
+                                 {ctx.events.markers["CD19"]: (ctx.thr["CD19"], None)})
+                    if s.b_blast_cd19_only and np.isfinite(ctx.thr.get("CD19", np.nan))
+                    else g_b)
+            b_blast_gate = gb.boolean("pheno_B_blast", parent, "and",
+                                      [(g_19, False), (lo45, False)])
             gid = gb.boolean("alot_b_precursors", parent, "and",
                              [(cand, False), (g_b, False), (lo45, True)])
             bc.precursor_terms.append((gid, LABEL_CODES["b_precursors"]))

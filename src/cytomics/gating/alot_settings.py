@@ -173,6 +173,11 @@ class AlotGatingSettings:
         flank, when that is lower than the mature-T-based edge (never below the cyCD3
         positivity threshold). T blasts dimmer than the mature T cells were otherwise cut
         in half, the dim half left as NK cells (generator C tuning 8439: F1 0.67 -> 0.96).
+    b_blast_cd19_only
+        Inside the B blast cluster (CD45 below the hematogones, or its CD45 vs CD34
+        polygon) the blasts are the CD19+ events, cyCD79a not required per event: B blasts
+        with partial or dim cyCD79a belong to the call (the classification reads % cyCD79a+
+        on it). 0: CD19+ and cyCD79a+ per event.
     second_lineage_cd34_min_fraction
         Beside a lymphoid (B or T) blast population, CD34+ events of the blast region
         outside that lineage (and not B-like) holding at least this fraction of nucleated
@@ -363,6 +368,7 @@ class AlotGatingSettings:
     b_split_rho_min: float = -0.1
     b_split_cd34_sd_k: float = 2.0
     b_split_review_fraction: float = 0.012
+    b_blast_cd19_only: int = 1
     second_lineage_cd34_min_fraction: float = 0.08
     gran_ssc_sd_review: float = 0.22
     gran_review_min_fraction: float = 0.3
