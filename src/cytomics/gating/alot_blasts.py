@@ -531,7 +531,14 @@ def blast_region_cluster(ctx: BlastContext, bc: BlastCall) -> None:
                 ops = [(cand, False), (g_res, False)] + ([(g_b, True)] if g_b else [])
                 gid = gb.boolean("alot_myeloid_precursors", parent, "and", ops)
                 bc.precursor_terms.append((gid, LABEL_CODES["myeloid_precursors"]))
-        lineage_gate = {"b": b_blast_gate, "t": g_tbl}.get(bc.lineage)
+        t_blast_gate = g_tbl
+        if bc.lineage == "t" and s.t_blast_cd7_smcd3neg and ctx.ph.nk is not None:
+            # inside the blast region the T blasts are its cyCD3+ smCD3- or CD7+ smCD3-
+            # events: blasts with partial or dim cyCD3 are still counted (NK cells, also
+            # CD7+ smCD3-, sit at lymphocyte CD45, outside the region)
+            t_blast_gate = gb.boolean("pheno_T_blast", parent, "or",
+                                      [(g_tbl, False), (ctx.ph.nk, False)])
+        lineage_gate = {"b": b_blast_gate, "t": t_blast_gate}.get(bc.lineage)
         if lineage_gate is not None:
             # lymphoid blasts carry their lineage marker: the rest of the region (monocyte
             # tails, myeloid precursors, basophils) stays out of the blast count

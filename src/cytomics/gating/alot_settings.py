@@ -178,6 +178,10 @@ class AlotGatingSettings:
         polygon) the blasts are the CD19+ events, cyCD79a not required per event: B blasts
         with partial or dim cyCD79a belong to the call (the classification reads % cyCD79a+
         on it). 0: CD19+ and cyCD79a+ per event.
+    t_blast_cd7_smcd3neg
+        A T blast population (blast-region cluster called T) counts the region's CD7+
+        smCD3- events besides its cyCD3+ smCD3- ones: T blasts with partial or dim cyCD3.
+        0: cyCD3+ smCD3- only.
     second_lineage_cd34_min_fraction
         Beside a lymphoid (B or T) blast population, CD34+ events of the blast region
         outside that lineage (and not B-like) holding at least this fraction of nucleated
@@ -369,6 +373,7 @@ class AlotGatingSettings:
     b_split_cd34_sd_k: float = 2.0
     b_split_review_fraction: float = 0.012
     b_blast_cd19_only: int = 1
+    t_blast_cd7_smcd3neg: int = 1
     second_lineage_cd34_min_fraction: float = 0.08
     gran_ssc_sd_review: float = 0.22
     gran_review_min_fraction: float = 0.3
