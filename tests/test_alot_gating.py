@@ -806,3 +806,16 @@ def test_large_aberrant_t_population_dimmer_than_mature_t_cells_is_called_whole(
     _events, _qc, res, truth = generator_c_case(kind, 8439, bf, inst, tmp_path)
     assert "blast_cluster_t_aberrant" in res.flags
     assert f1(res.labels, truth, "blasts") > 0.9
+
+
+def test_small_fsc_hematogones_leave_a_small_b_all_call(tmp_path):
+    # our simulator, diagnosis case: a 5% pre-B ALL whose CD45 / CD34 edge swept in 1,937
+    # stage I hematogones (F1 0.65); they are the lymphocytes' forward scatter and
+    # CD45-brighter than the larger blasts, a separate component on CD45 vs FSC
+    events, qc, res, truth = simulated("b_all_pre_b", 15011, 0.05, tmp_path,
+                                       variant="canto_ii_pacb", n=40_000)
+    assert "b_hematogones_fsc_removed" in res.flags
+    assert f1(res.labels, truth, "blasts") > 0.88
+    hg = truth == LABEL_CODES["b_precursors"]
+    assert (res.labels[hg] == BLAST).mean() < 0.1
+    assert_labels_from_gates(events, qc, res)
