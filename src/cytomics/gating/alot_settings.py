@@ -368,7 +368,7 @@ class AlotGatingSettings:
     b_fsc_small_sd_k: float = 1.5
     b_fsc_large_sd_k: float = 2.0
     b_fsc_cd45_sep_min: float = 0.5
-    b_fsc_keep_min: float = 0.3
+    b_fsc_keep_min: float = 0.2
     b_fsc_mahal_sq: float = 9.21
     second_lineage_cd34_min_fraction: float = 0.08
     gran_ssc_sd_review: float = 0.22
