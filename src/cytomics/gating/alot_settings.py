@@ -366,7 +366,7 @@ class AlotGatingSettings:
     b_fsc_min_events: int = 200
     b_fsc_ashman_min: float = 2.0
     b_fsc_small_sd_k: float = 1.5
-    b_fsc_large_sd_k: float = 2.0
+    b_fsc_large_sd_k: float = 1.5
     b_fsc_cd45_sep_min: float = 0.5
     b_fsc_keep_min: float = 0.2
     b_fsc_mahal_sq: float = 9.21

@@ -75,22 +75,19 @@ def hematogone_fsc_polygon(
     stats: dict[str, float] = {}
     if x45.size < s.b_fsc_min_events or lymph_fsc.size < s.b_fsc_min_events:
         return None, stats
-    from sklearn.mixture import GaussianMixture
-
     ll = np.log(np.maximum(lymph_fsc.astype(np.float64), 1e-4))
     ref, rsd = float(np.median(ll)), max(robust_sd(ll), 1e-3)
     step = max(1, x45.size // 5000)  # a two-component mixture needs no more events
     z = np.column_stack([x45[::step].astype(np.float64),
                          np.log(np.maximum(fsc[::step].astype(np.float64), 1e-4))])
-    gm = GaussianMixture(2, covariance_type="full", random_state=0, n_init=2).fit(z)
-    h = int(np.argmin(gm.means_[:, 1]))
+    w, mu, cov = _two_gaussians(z)
+    h = int(np.argmin(mu[:, 1]))
     a = 1 - h
-    mu, cov = gm.means_, gm.covariances_
     ashman = float((mu[a, 1] - mu[h, 1]) / np.sqrt(0.5 * (cov[a, 1, 1] + cov[h, 1, 1])))
     cd45_sep = float((mu[h, 0] - mu[a, 0]) / np.sqrt(0.5 * (cov[a, 0, 0] + cov[h, 0, 0])))
     stats = {"ashman": ashman, "small_sd": float((mu[h, 1] - ref) / rsd),
              "large_sd": float((mu[a, 1] - ref) / rsd), "cd45_sep": cd45_sep,
-             "weight": float(gm.weights_[h])}
+             "weight": float(w[h])}
     if not (ashman >= s.b_fsc_ashman_min
             and abs(stats["small_sd"]) <= s.b_fsc_small_sd_k
             and stats["large_sd"] >= s.b_fsc_large_sd_k
@@ -105,7 +102,8 @@ def hematogone_fsc_polygon(
     xe, ye = np.linspace(lo[0], hi[0], nb + 1), np.linspace(lo[1], hi[1], nb + 1)
     xc, yc = 0.5 * (xe[1:] + xe[:-1]), 0.5 * (ye[1:] + ye[:-1])
     g = np.column_stack([np.repeat(xc, nb), np.tile(yc, nb)])
-    post = gm.predict_proba(g)[:, h]
+    lp = _log_densities(g, w, mu, cov)
+    post = np.exp(lp[:, h] - np.logaddexp(lp[:, 0], lp[:, 1]))
     d = g - mu[h]
     m2 = np.einsum("ij,jk,ik->i", d, np.linalg.inv(cov[h]), d)
     region = ((post > 0.5) & (m2 <= s.b_fsc_mahal_sq)).reshape(nb, nb)
@@ -115,3 +113,45 @@ def hematogone_fsc_polygon(
     if len(poly) < 3:
         return None, stats
     return np.column_stack([poly[:, 0], np.exp(poly[:, 1])]), stats
+
+
+def _log_densities(z: np.ndarray, w: np.ndarray, mu: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """log(weight x Gaussian density) of each point ``z [n, 2]`` under each component."""
+    out = np.empty((z.shape[0], w.size))
+    for k in range(w.size):
+        d = z - mu[k]
+        m2 = np.einsum("ij,jk,ik->i", d, np.linalg.inv(cov[k]), d)
+        out[:, k] = (np.log(max(w[k], 1e-300)) - 0.5 * m2
+                     - 0.5 * np.log(np.linalg.det(cov[k])) - np.log(2.0 * np.pi))
+    return out
+
+
+def _two_gaussians(
+    z: np.ndarray, *, max_iter: int = 300, tol: float = 1e-7, reg: float = 1e-6,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Maximum-likelihood two-component full-covariance Gaussian mixture of ``z [n, 2]``
+    by EM, started from the split at the median of the second column (deterministic).
+
+    Returns weights ``[2]``, means ``[2, 2]`` and covariances ``[2, 2, 2]``.
+    """
+    resp = np.zeros((z.shape[0], 2))
+    hi = z[:, 1] > np.median(z[:, 1])
+    resp[~hi, 0], resp[hi, 1] = 1.0, 1.0
+    w = mu = cov = None
+    prev = -np.inf
+    for _ in range(max_iter):
+        nk = resp.sum(axis=0) + 1e-12
+        w = nk / nk.sum()
+        mu = (resp.T @ z) / nk[:, None]
+        cov = np.empty((2, 2, 2))
+        for k in range(2):
+            d = z - mu[k]
+            cov[k] = (resp[:, k, None] * d).T @ d / nk[k] + reg * np.eye(2)
+        lp = _log_densities(z, w, mu, cov)
+        tot = np.logaddexp(lp[:, 0], lp[:, 1])
+        resp = np.exp(lp - tot[:, None])
+        ll = float(tot.mean())
+        if ll - prev < tol:
+            break
+        prev = ll
+    return w, mu, cov
