@@ -766,14 +766,14 @@ def test_alot_helper_modules_never_import_the_strategy_module():
         assert "cytomics.gating.alot" not in imported, name
 
 
-@pytest.mark.parametrize(("seed0", "seed"), [(8000, 8017)])
+@pytest.mark.parametrize(("seed0", "seed"), [(8000, 8017), (4000, 4026)])
 def test_large_blast_under_call_leaving_blast_like_events_goes_to_review(seed0, seed, tmp_path):
-    # generator C tuning case (MPAL), silent on the old code. 8017 (24.7% blasts): the
-    # T-blast gate holds the cyCD3-bright blasts only (~17%); their cyCD3-dim CD7+ CD34+
-    # part stays unclassified in the blast region. (4026, the B-call twin, left this test
-    # when the B blast gate stopped requiring cyCD79a per event: its call grew from 12.4 %
-    # to 13.9 % of 14.1 %, F1 0.76 -> 0.83, and the check no longer fires.)
-    # A review flag only: the labels are those of the gating without the check.
+    # generator C tuning cases (MPAL). With the lineage gates requiring cyCD3 (T) or
+    # cyCD79a (B) per event, as before c536831/c93ec56, the calls were incomplete and
+    # silent: 8017 (24.7% blasts) held the cyCD3-bright blasts only (~17%), the
+    # cyCD3-dim CD7+ CD34+ part stayed unclassified in the blast region; 4026 (14.1%)
+    # likewise beside a B call. The check must flag such a call; it is a review flag only
+    # (labels unchanged). The current lineage gates count those events.
     import sys
     from dataclasses import replace
     from pathlib import Path
@@ -784,12 +784,15 @@ def test_large_blast_under_call_leaving_blast_like_events_goes_to_review(seed0, 
     kind, _, bf, inst, blood = next(p for p in case_plan(seed0, seed - seed0 + 1) if p[1] == seed)
     assert not blood
     events, qc, res, truth = generator_c_case(kind, seed, bf, inst, tmp_path)
-    assert "blast_call_incomplete_review" in res.flags
+    strict = replace(AlotGatingSettings(), b_blast_cd19_only=0, t_blast_cd7_smcd3neg=0)
+    under = gate_alot(events, qc, settings=strict)
+    assert "blast_call_incomplete_review" in under.flags
+    assert f1(under.labels, truth, "blasts") < 0.85
     off = gate_alot(events, qc, settings=replace(
-        AlotGatingSettings(), incomplete_call_ratio=1e9, incomplete_large_call_ratio=1e9))
+        strict, incomplete_call_ratio=1e9, incomplete_large_call_ratio=1e9))
     assert "blast_call_incomplete_review" not in off.flags
-    np.testing.assert_array_equal(res.labels, off.labels)
-    assert f1(res.labels, truth, "blasts") < 0.85
+    np.testing.assert_array_equal(under.labels, off.labels)
+    assert f1(res.labels, truth, "blasts") > f1(under.labels, truth, "blasts") + 0.05
 
 
 def test_large_aberrant_t_population_dimmer_than_mature_t_cells_is_called_whole(tmp_path):
@@ -850,4 +853,17 @@ def test_t_blasts_with_partial_cyCD3_are_counted_generator_c(tmp_path):
     cy3 = events.values[:, events.column("cyCD3")] < res.thresholds["cyCD3"]
     assert (blasts & cy3).sum() > 400
     assert f1(res.labels, truth, "blasts") > 0.96
+    assert_labels_from_gates(events, qc, res)
+
+
+def test_small_fsc_hematogones_leave_a_small_b_all_call(tmp_path):
+    # our simulator, diagnosis case: a 5% pre-B ALL whose CD45 / CD34 edge swept in 1,937
+    # stage I hematogones (F1 0.65); they are the lymphocytes' forward scatter and
+    # CD45-brighter than the larger blasts, a separate component on CD45 vs FSC
+    events, qc, res, truth = simulated("b_all_pre_b", 15011, 0.05, tmp_path,
+                                       variant="canto_ii_pacb", n=40_000)
+    assert "b_hematogones_fsc_removed" in res.flags
+    assert f1(res.labels, truth, "blasts") > 0.88
+    hg = truth == LABEL_CODES["b_precursors"]
+    assert (res.labels[hg] == BLAST).mean() < 0.1
     assert_labels_from_gates(events, qc, res)

@@ -26,6 +26,7 @@ from cytomics.gating.alot_regions import (
     marker_rectangle,
 )
 from cytomics.gating.anchors import brightest_peak, t_aberrant_bounds
+from cytomics.gating.b_hematogones import fsc_column, hematogone_fsc_polygon
 from cytomics.gating.b_lineage import (
     b_blast_cluster,
     b_blast_cluster_2d,
@@ -416,6 +417,35 @@ def _extend_blast_cloud(ctx: BlastContext, bc: BlastCall, mc: MainCluster) -> No
     ctx.flags.append("blast_cluster_cloud_extended")
 
 
+def _without_hematogones(ctx: BlastContext, b_like: np.ndarray, lo45: str) -> str:
+    """The B cluster gate ``lo45`` less the small-FSC hematogones it swept in.
+
+    Within the called B cluster (``b_like`` events inside ``lo45``), a separate CD45-
+    brighter component at the lymphocytes' forward scatter beside larger blasts
+    (:func:`cytomics.gating.b_hematogones.hematogone_fsc_polygon`) is normal B
+    precursors: its CD45 vs FSC polygon is cut out of the cluster. Returns the gate to
+    use in place of ``lo45``.
+    """
+    s, gb, parent, cx = ctx.s, ctx.gs.gb, ctx.tube.parent, ctx.tube.cx
+    g_ly = ctx.excl.get("lymphocytes")
+    fcol = fsc_column(ctx.events)
+    if fcol is None or g_ly is None:
+        return lo45
+    masks = ctx.gs.evaluate()
+    called = b_like & masks[lo45]
+    data = ctx.tube.sample.values
+    poly, stats = hematogone_fsc_polygon(data[called, cx], data[called, fcol],
+                                         data[masks[g_ly], fcol], s)
+    if stats:
+        ctx.landmarks["b_fsc_split"] = (stats["ashman"], stats["weight"])
+        ctx.landmarks["b_fsc_split_levels"] = (stats["small_sd"], stats["large_sd"])
+    if poly is None:
+        return lo45
+    g_h = gb.polygon("alot_b_hematogones_fsc", parent, cx, fcol, poly)
+    ctx.flags.append("b_hematogones_fsc_removed")
+    return gb.boolean("alot_b_blast_cluster_large", parent, "and", [(lo45, False), (g_h, True)])
+
+
 def blast_region_cluster(ctx: BlastContext, bc: BlastCall) -> None:
     """The abnormal blast cluster of the blast region and its lineage.
 
@@ -495,6 +525,7 @@ def blast_region_cluster(ctx: BlastContext, bc: BlastCall) -> None:
             lo45 = (gb.polygon("alot_b_blast_cluster", parent, cx, b_ycol, b_poly)
                     if b_poly is not None else
                     gb.rectangle("pheno_CD45_below_hematogones", parent, {cx: (None, b_cut)}))
+            lo45 = _without_hematogones(ctx, b_like, lo45)
             # inside the B blast cluster the blasts are its CD19+ events: a blast with
             # cyCD79a below the tube's threshold (partial expression) is still counted;
             # the lineage evidence (% cyCD79a+) is read on the call, not required per event

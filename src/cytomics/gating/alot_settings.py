@@ -152,6 +152,21 @@ class AlotGatingSettings:
         neutrophils', and CD34 does not fall with CD45 inside it (Spearman correlation above
         ``b_split_rho_min``; a slice of the hematogone stripe does). Called blasts with
         ``small_blast_cluster_review`` below ``other_review_max_fraction``.
+    b_fsc_min_events, b_fsc_ashman_min, b_fsc_small_sd_k, b_fsc_large_sd_k
+        Hematogones inside a called B cluster (:mod:`cytomics.gating.b_hematogones`): from
+        ``b_fsc_min_events`` called B events (and lymphocyte-region events), a
+        two-component mixture on CD45 vs log FSC; its smaller-FSC component is removed
+        from the blasts when the components are two modes on log FSC (Ashman's D >=
+        ``b_fsc_ashman_min``; 2 is the textbook bimodality limit), it lies within
+        ``b_fsc_small_sd_k`` robust log-FSC SDs of the lymphocytes' median (small lymphoid
+        cells) and the other component at least ``b_fsc_large_sd_k`` such SDs above it.
+    b_fsc_cd45_sep_min, b_fsc_keep_min, b_fsc_mahal_sq
+        ... and the small-FSC component is CD45-brighter than the other by at least
+        ``b_fsc_cd45_sep_min`` pooled SDs (towards the lymphocytes, as B cells mature),
+        the larger component keeps at least ``b_fsc_keep_min`` of the called events, and
+        the removed region (drawn on CD45 vs FSC) is where the hematogone component is
+        the more probable one within Mahalanobis distance² ``b_fsc_mahal_sq`` of it
+        (9.21: 99 % of a 2-D Gaussian).
     b_split_review_fraction
         Such a CD34+ B cluster holding at least this fraction of nucleated events but less
         than ``b_split_min_fraction`` is not called blasts (too few to tell from an expanded
@@ -374,6 +389,13 @@ class AlotGatingSettings:
     b_split_review_fraction: float = 0.012
     b_blast_cd19_only: int = 1
     t_blast_cd7_smcd3neg: int = 1
+    b_fsc_min_events: int = 200
+    b_fsc_ashman_min: float = 2.0
+    b_fsc_small_sd_k: float = 1.5
+    b_fsc_large_sd_k: float = 1.5
+    b_fsc_cd45_sep_min: float = 0.5
+    b_fsc_keep_min: float = 0.2
+    b_fsc_mahal_sq: float = 9.21
     second_lineage_cd34_min_fraction: float = 0.08
     gran_ssc_sd_review: float = 0.22
     gran_review_min_fraction: float = 0.3
