@@ -830,29 +830,22 @@ def test_cd34neg_aml_leaves_residual_normal_cd34_myeloblasts_out(tmp_path):
     assert_labels_from_gates(events, qc, res)
 
 
-def test_b_blasts_with_partial_cyCD79a_are_counted_generator_c(tmp_path):
-    # generator C tuning seed 6137: B-ALL at 78 %, about 10 % of the blasts cyCD79a
-    # negative (CD19+ CD34+ at the blasts' CD45). Requiring cyCD79a per event left 2,686
-    # of them unclassified (F1 0.940); inside the B blast cluster CD19 decides.
-    events, qc, res, truth = generator_c_case("ball_cd34pos", 6137, 0.7841487589049883,
-                                              "lyric", tmp_path)
+@pytest.mark.parametrize(
+    ("kind", "seed", "bf", "instrument", "marker", "min_dim", "min_f1"),
+    [  # generator C tuning seed 6137: B-ALL at 78 %, about 10 % of the blasts cyCD79a
+       # negative (CD19+ CD34+ at the blasts' CD45); requiring cyCD79a per event left
+       # 2,686 of them unclassified (F1 0.940): inside the B blast cluster CD19 decides
+     ("ball_cd34pos", 6137, 0.7841487589049883, "lyric", "cyCD79a", 1000, 0.97),
+       # 6544: T-ALL at 16 %, part of the blasts cyCD3-dim but CD7-bright smCD3-;
+       # requiring cyCD3 per event left 675 unclassified (F1 0.920): CD7+ smCD3- counts
+     ("tall", 6544, 0.16314194911939578, "canto_old", "cyCD3", 400, 0.96)])
+def test_blasts_with_partial_lineage_marker_are_counted_generator_c(
+        kind, seed, bf, instrument, marker, min_dim, min_f1, tmp_path):
+    events, qc, res, truth = generator_c_case(kind, seed, bf, instrument, tmp_path)
     blasts = res.labels == LABEL_CODES["blasts"]
-    cy79 = events.values[:, events.column("cyCD79a")] < res.thresholds["cyCD79a"]
-    assert (blasts & cy79).sum() > 1000
-    assert f1(res.labels, truth, "blasts") > 0.97
-    assert_labels_from_gates(events, qc, res)
-
-
-def test_t_blasts_with_partial_cyCD3_are_counted_generator_c(tmp_path):
-    # generator C tuning seed 6544: T-ALL at 16 %, part of the blasts cyCD3-dim (below the
-    # tube's threshold) but CD7-bright smCD3-. Requiring cyCD3 per event left 675 of them
-    # unclassified in the blast region (F1 0.920); CD7+ smCD3- there counts too.
-    events, qc, res, truth = generator_c_case("tall", 6544, 0.16314194911939578,
-                                              "canto_old", tmp_path)
-    blasts = res.labels == LABEL_CODES["blasts"]
-    cy3 = events.values[:, events.column("cyCD3")] < res.thresholds["cyCD3"]
-    assert (blasts & cy3).sum() > 400
-    assert f1(res.labels, truth, "blasts") > 0.96
+    dim = events.values[:, events.column(marker)] < res.thresholds[marker]
+    assert (blasts & dim).sum() > min_dim
+    assert f1(res.labels, truth, "blasts") > min_f1
     assert_labels_from_gates(events, qc, res)
 
 

@@ -34,20 +34,32 @@ if TYPE_CHECKING:
 
 __all__ = ["LINEAGE_MARKERS", "REGION_NAMES", "REGION_PART", "Anchors", "GateSet", "Phenotypes",
            "RegionMap", "Tube", "lineage_thresholds", "marker_rectangle", "phenotype_gates", "read_anchors",
-           "region_gates", "region_map", "sample_tube", "split_cd45_low", "ssc_column"]
+           "region_gates", "region_map", "sample_tube", "scatter_column", "split_cd45_low",
+           "ssc_column"]
 
 LINEAGE_MARKERS = ("cyMPO", "cyCD79a", "CD34", "CD19", "CD7", "smCD3", "cyCD3")
 
 
-def ssc_column(events: Events) -> int:
-    for name in ("SSC-A", "SSC-H", "SSC", "SS", "SS INT LIN", "SS-A"):
+def scatter_column(events: Events, names: tuple[str, ...], prefixes: tuple[str, ...]) -> int | None:
+    """Column of a scatter channel: the first of ``names`` present, else the first channel
+    whose name starts with one of ``prefixes`` (case-insensitive); ``None`` without one."""
+    for name in names:
         try:
             return events.acquisition.channel_index(name)
         except KeyError:
             continue
     for ch in events.acquisition.channels:
-        if ch.name.upper().startswith(("SSC", "SS")):
+        if ch.name.upper().startswith(prefixes):
             return ch.index
+    return None
+
+
+def ssc_column(events: Events) -> int:
+    """Column of the side-scatter channel (area preferred)."""
+    col = scatter_column(events, ("SSC-A", "SSC-H", "SSC", "SS", "SS INT LIN", "SS-A"),
+                         ("SSC", "SS"))
+    if col is not None:
+        return col
     raise PanelMismatchError(
         "ALOT gating needs a side-scatter channel (SSC-A); none found",
         path=events.acquisition.path,

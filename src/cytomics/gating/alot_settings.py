@@ -160,13 +160,14 @@ class AlotGatingSettings:
         ``b_fsc_ashman_min``; 2 is the textbook bimodality limit), it lies within
         ``b_fsc_small_sd_k`` robust log-FSC SDs of the lymphocytes' median (small lymphoid
         cells) and the other component at least ``b_fsc_large_sd_k`` such SDs above it.
-    b_fsc_cd45_sep_min, b_fsc_keep_min, b_fsc_mahal_sq
+    b_fsc_cd45_sep_min, b_fsc_keep_min, b_fsc_mahal_sq, b_fsc_fit_events
         ... and the small-FSC component is CD45-brighter than the other by at least
         ``b_fsc_cd45_sep_min`` pooled SDs (towards the lymphocytes, as B cells mature),
         the larger component keeps at least ``b_fsc_keep_min`` of the called events, and
         the removed region (drawn on CD45 vs FSC) is where the hematogone component is
         the more probable one within Mahalanobis distance² ``b_fsc_mahal_sq`` of it
-        (9.21: 99 % of a 2-D Gaussian).
+        (9.21: 99 % of a 2-D Gaussian). The mixture is fitted on at most about
+        ``b_fsc_fit_events`` (strided) of the called events.
     b_split_review_fraction
         Such a CD34+ B cluster holding at least this fraction of nucleated events but less
         than ``b_split_min_fraction`` is not called blasts (too few to tell from an expanded
@@ -390,6 +391,7 @@ class AlotGatingSettings:
     b_blast_cd19_only: int = 1
     t_blast_cd7_smcd3neg: int = 1
     b_fsc_min_events: int = 200
+    b_fsc_fit_events: int = 3000
     b_fsc_ashman_min: float = 2.0
     b_fsc_small_sd_k: float = 1.5
     b_fsc_large_sd_k: float = 1.5

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numba
 import numpy as np
 
 from cytomics.gating import density as dens
+from cytomics.gating.alot_regions import scatter_column
 from cytomics.order_stats import robust_sd
 
 if TYPE_CHECKING:
@@ -26,20 +28,10 @@ if TYPE_CHECKING:
 
 __all__ = ["fsc_column", "hematogone_fsc_polygon"]
 
-_FSC_NAMES = ("FSC-A", "FSC-H", "FSC", "FS", "FS INT LIN", "FS-A")
-
-
 def fsc_column(events: Events) -> int | None:
     """Column of the forward-scatter channel (area preferred), ``None`` without one."""
-    for name in _FSC_NAMES:
-        try:
-            return events.acquisition.channel_index(name)
-        except KeyError:
-            continue
-    for ch in events.acquisition.channels:
-        if ch.name.upper().startswith(("FSC", "FS ")):
-            return ch.index
-    return None
+    return scatter_column(events, ("FSC-A", "FSC-H", "FSC", "FS", "FS INT LIN", "FS-A"),
+                          ("FSC", "FS "))
 
 
 def hematogone_fsc_polygon(
@@ -77,7 +69,8 @@ def hematogone_fsc_polygon(
         return None, stats
     ll = np.log(np.maximum(lymph_fsc.astype(np.float64), 1e-4))
     ref, rsd = float(np.median(ll)), max(robust_sd(ll), 1e-3)
-    step = max(1, x45.size // 5000)  # a two-component mixture needs no more events
+    # a two-component mixture in 2-D needs no more than a few thousand events
+    step = max(1, -(-x45.size // s.b_fsc_fit_events))
     z = np.column_stack([x45[::step].astype(np.float64),
                          np.log(np.maximum(fsc[::step].astype(np.float64), 1e-4))])
     w, mu, cov = _two_gaussians(z)
@@ -127,30 +120,89 @@ def _log_densities(z: np.ndarray, w: np.ndarray, mu: np.ndarray, cov: np.ndarray
 
 
 def _two_gaussians(
-    z: np.ndarray, *, max_iter: int = 300, tol: float = 1e-7, reg: float = 1e-6,
+    z: np.ndarray, *, max_iter: int = 100, tol: float = 1e-7, reg: float = 1e-6,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Maximum-likelihood two-component full-covariance Gaussian mixture of ``z [n, 2]``
     by EM, started from the split at the median of the second column (deterministic).
+    Two separate components converge within ``max_iter`` (measured: identical fits at
+    100 and 300 iterations on the cases where hematogones are removed); a single cloud
+    only wanders, and is rejected by the bimodality test whatever its last step.
 
     Returns weights ``[2]``, means ``[2, 2]`` and covariances ``[2, 2, 2]``.
     """
-    resp = np.zeros((z.shape[0], 2))
+    z = np.ascontiguousarray(z, dtype=np.float64)
     hi = z[:, 1] > np.median(z[:, 1])
-    resp[~hi, 0], resp[hi, 1] = 1.0, 1.0
-    w = mu = cov = None
+    return _em_two_gaussians_2d(z, hi, max_iter, tol, reg)
+
+
+@numba.njit(cache=True, nogil=True)
+def _em_two_gaussians_2d(z, hi, max_iter, tol, reg):  # pragma: no cover - numba
+    """EM of a two-component full-covariance Gaussian mixture in 2-D (one pass over the
+    events per M and E step; the 2x2 inverses are closed-form)."""
+    n = z.shape[0]
+    resp = np.zeros((n, 2))
+    for i in range(n):
+        resp[i, 1 if hi[i] else 0] = 1.0
+    w = np.zeros(2)
+    mu = np.zeros((2, 2))
+    cov = np.zeros((2, 2, 2))
     prev = -np.inf
+    log2pi = np.log(2.0 * np.pi)
     for _ in range(max_iter):
-        nk = resp.sum(axis=0) + 1e-12
-        w = nk / nk.sum()
-        mu = (resp.T @ z) / nk[:, None]
-        cov = np.empty((2, 2, 2))
+        nk = np.zeros(2)
+        sx = np.zeros((2, 2))
+        for i in range(n):
+            for k in range(2):
+                r = resp[i, k]
+                nk[k] += r
+                sx[k, 0] += r * z[i, 0]
+                sx[k, 1] += r * z[i, 1]
+        tot_n = nk[0] + nk[1] + 2e-12
         for k in range(2):
-            d = z - mu[k]
-            cov[k] = (resp[:, k, None] * d).T @ d / nk[k] + reg * np.eye(2)
-        lp = _log_densities(z, w, mu, cov)
-        tot = np.logaddexp(lp[:, 0], lp[:, 1])
-        resp = np.exp(lp - tot[:, None])
-        ll = float(tot.mean())
+            nk[k] += 1e-12
+            w[k] = nk[k] / tot_n
+            mu[k, 0] = sx[k, 0] / nk[k]
+            mu[k, 1] = sx[k, 1] / nk[k]
+        sxx = np.zeros((2, 3))
+        for i in range(n):
+            for k in range(2):
+                d0 = z[i, 0] - mu[k, 0]
+                d1 = z[i, 1] - mu[k, 1]
+                r = resp[i, k]
+                sxx[k, 0] += r * d0 * d0
+                sxx[k, 1] += r * d0 * d1
+                sxx[k, 2] += r * d1 * d1
+        ia = np.zeros(2)
+        ib = np.zeros(2)
+        ic = np.zeros(2)
+        const = np.zeros(2)
+        for k in range(2):
+            a = sxx[k, 0] / nk[k] + reg
+            b = sxx[k, 1] / nk[k]
+            c = sxx[k, 2] / nk[k] + reg
+            cov[k, 0, 0], cov[k, 0, 1], cov[k, 1, 0], cov[k, 1, 1] = a, b, b, c
+            det = a * c - b * b
+            ia[k], ib[k], ic[k] = c / det, -b / det, a / det
+            const[k] = np.log(max(w[k], 1e-300)) - 0.5 * np.log(det) - log2pi
+        ll = 0.0
+        for i in range(n):
+            lp = np.empty(2)
+            for k in range(2):
+                d0 = z[i, 0] - mu[k, 0]
+                d1 = z[i, 1] - mu[k, 1]
+                m2 = ia[k] * d0 * d0 + 2.0 * ib[k] * d0 * d1 + ic[k] * d1 * d1
+                lp[k] = const[k] - 0.5 * m2
+            # two components: the responsibilities are a logistic of the log ratio
+            e = np.exp(-abs(lp[1] - lp[0]))
+            if lp[1] > lp[0]:
+                resp[i, 1] = 1.0 / (1.0 + e)
+                resp[i, 0] = e / (1.0 + e)
+                ll += lp[1] + np.log1p(e)
+            else:
+                resp[i, 0] = 1.0 / (1.0 + e)
+                resp[i, 1] = e / (1.0 + e)
+                ll += lp[0] + np.log1p(e)
+        ll /= n
         if ll - prev < tol:
             break
         prev = ll
