@@ -600,6 +600,23 @@ def test_bilineal_cd34_second_population_joins_the_blasts_generator_c(seed, bf, 
     assert_labels_from_gates(events, qc, res)
 
 
+def test_small_second_cd34_population_beside_lymphoid_blasts_goes_to_review_generator_c(
+        tmp_path):
+    # generator C tuning seed 6323: bilineal MPAL, the CD34+ non-lineage events of the blast
+    # region hold ~5 % of nucleated (below the 8 % join cut; expanded normal CD34+ myeloid
+    # precursors reach that size too). The old rules were silent (F1 0.92): now review,
+    # the labels unchanged (the second population is not joined).
+    events, qc, res, truth = generator_c_case("mpal", 6323, 0.5607981704518699, "canto_old",
+                                              tmp_path)
+    assert "second_blast_lineage_cd34_indeterminate_review" in res.flags
+    assert "review_second_blast_lineage_cd34" not in res.flags
+    frac = res.landmarks["second_lineage_cd34"][0]
+    s = AlotGatingSettings()
+    assert s.second_lineage_cd34_review_fraction <= frac < s.second_lineage_cd34_min_fraction
+    assert f1(res.labels, truth, "blasts") > 0.85
+    assert_labels_from_gates(events, qc, res)
+
+
 def test_hypergranular_blasts_in_the_neutrophil_gate_go_to_review_generator_c(tmp_path):
     # 56% CD34- MPO-bright blasts sharing the neutrophils' CD45 and SSC: not separable on
     # ALOT; the old rules answered 'no abnormal blast cluster' without a flag. The

@@ -593,6 +593,12 @@ def blast_region_cluster(ctx: BlastContext, bc: BlastCall) -> None:
                 landmarks["second_lineage_cd34"] = (f_rest, 0.0)
                 flags.append("review_second_blast_lineage_cd34")
                 masks = evaluate_new()
+            elif f_rest >= s.second_lineage_cd34_review_fraction:
+                # an expanded normal CD34+ myeloid precursor compartment (regenerating
+                # marrow) and a small bilineal second blast population share size, CD45/SSC
+                # and the ALOT phenotype: left out of the blasts, sent to review
+                landmarks["second_lineage_cd34"] = (f_rest, 0.0)
+                flags.append("second_blast_lineage_cd34_indeterminate_review")
 
 
 def t_aberrant_blasts(ctx: BlastContext, bc: BlastCall) -> None:

@@ -204,6 +204,13 @@ class AlotGatingSettings:
         events are a second (bilineal) blast population; normal CD34+ myeloid precursors
         hold a few percent. They join the blasts with the review flag
         ``review_second_blast_lineage_cd34``.
+    second_lineage_cd34_review_fraction
+        Below ``second_lineage_cd34_min_fraction``, such CD34+ events holding at least this
+        fraction of nucleated events stay out of the blasts but raise
+        ``second_blast_lineage_cd34_indeterminate_review``: an expanded normal CD34+ myeloid
+        precursor compartment (up to ~5 % in the simulated B-ALL marrows used for tuning)
+        and a small bilineal second blast population (4-6 % in generator C MPAL) share
+        size, CD45/SSC position and ALOT phenotype; a myeloid tube decides.
     gran_ssc_sd_review, gran_review_min_fraction
         Granulocytes (granulocyte-gate events not called blasts) holding at least
         ``gran_review_min_fraction`` of nucleated events with a log-SSC robust SD of at
@@ -399,6 +406,7 @@ class AlotGatingSettings:
     b_fsc_keep_min: float = 0.2
     b_fsc_mahal_sq: float = 9.21
     second_lineage_cd34_min_fraction: float = 0.08
+    second_lineage_cd34_review_fraction: float = 0.04
     gran_ssc_sd_review: float = 0.22
     gran_review_min_fraction: float = 0.3
     t_aberrant_cy_sd_k: float = 3.0
