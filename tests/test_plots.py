@@ -114,3 +114,27 @@ def test_overview_plots_written(simulated_case, tmp_path):
     assert [p.name[:2] for p in paths] == ["01", "02", "03", "04", "05", "06", "07"]
     for p in paths:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 5000
+
+
+def test_hematogone_fsc_cut_and_b_cluster_edge_are_drawn(tmp_path):
+    """Simulated 5 % pro/pre-B ALL (seed 17097) whose B call lost its small forward-scatter
+    hematogones: the CD45 vs FSC panel is written with that polygon, and the CD34 vs CD45
+    plot outlines the B cluster's CD45 vs CD34 polygon (defined on the swapped pair)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from gating_accuracy import run_simulated
+
+    from cytomics.report import plots
+
+    _, _, gating, _, events, qc = run_simulated("b_all_pro_pre_b", 17097, 40_000, 0.05,
+                                                "canto_ii", tmp_path, full=True)
+    assert any(g.id == plots.FSC_HEMATOGONE_GATE for g in gating.gates)
+    paths = plots.plot_alot_overview(events, qc, gating, tmp_path / "plots")
+    assert paths[-1].name == "08_cd45_fsca_hematogones.png"
+    assert paths[-1].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    cluster = next(g for g in gating.gates if g.id == "alot_b_blast_cluster")
+    cd34, cd45 = events.markers["CD34"], events.markers["CD45"]
+    assert _display_vertices(events, cluster, cd34, cd45) is None
+    assert _display_vertices(events, cluster, cd45, cd34) is not None

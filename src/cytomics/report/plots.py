@@ -158,9 +158,12 @@ def _population_plot(
     title: str,
     gates: Sequence[Gate] = (),
     lines: Sequence[tuple[str, float]] = (),
+    either_orientation: bool = False,
 ) -> Path:
     """One density plot: all ``base`` events in grey, group ``g`` (``group == g``) of
-    ``names[g]`` in its colour on top, later groups drawn over earlier ones."""
+    ``names[g]`` in its colour on top, later groups drawn over earlier ones. ``gates`` on
+    the plot's two channels are outlined (with ``either_orientation`` also those defined on
+    the swapped pair)."""
     from matplotlib.lines import Line2D
 
     x = events.values[:, cx]
@@ -188,12 +191,18 @@ def _population_plot(
               interpolation="nearest")
     for gate in gates:
         v = _display_vertices(events, gate, cx, cy)
+        if v is None and either_orientation:
+            # a gate drawn on (y, x): its outline with the coordinates swapped
+            v = _display_vertices(events, gate, cy, cx)
+            v = None if v is None else v[:, ::-1]
         if v is None:
             continue
         v = np.vstack([v, v[:1]])
         v[:, 0] = np.clip(v[:, 0], *xr)
         v[:, 1] = np.clip(v[:, 1], *yr)
         ax.plot(v[:, 0], v[:, 1], lw=1.0, color="black")
+        if either_orientation:  # a gate of a sub-population: name it (gates.xml id)
+            handles.append(Line2D([], [], color="black", lw=1.0, label=f"gate {gate.id}"))
     for axis, val in lines:
         if np.isfinite(val):
             (ax.axvline if axis == "x" else ax.axhline)(val, lw=0.8, ls="--", color="black")
@@ -291,9 +300,34 @@ def plot_lineage(
         return None
     lines = [("x", gating.thresholds.get(mx, float("nan"))),
              ("y", gating.thresholds.get(my, float("nan")))]
+    # the data-driven polygons drawn on these markers (e.g. the B blast cluster's CD45 vs
+    # CD34 edge, applied to the CD19+ events; named in the legend); the phenotype
+    # rectangles are the dashed thresholds already
+    polygons = [g for g in gating.gates if isinstance(g, PolygonGate)]
     return _population_plot(
         events, cx, cy, np.asarray(qc.keep, bool), _groups(gating.labels, LINEAGE_GROUPS),
         LINEAGE_GROUPS, out, title=f"{mx} vs {my} (blasts in red)", lines=lines,
+        gates=polygons, either_orientation=True,
+    )
+
+
+#: gate of the small forward-scatter hematogones cut out of a small B blast call
+FSC_HEMATOGONE_GATE = "alot_b_hematogones_fsc"
+
+
+def plot_cd45_fsc_hematogones(events: Events, qc: Any, gating: Any, out: Path) -> Path | None:
+    """CD45 vs FSC-A when small forward-scatter hematogones were cut out of the B blast
+    call: blasts and normal B precursors coloured, the hematogone polygon drawn. ``None``
+    when no such cut was made."""
+    gate = next((g for g in gating.gates if g.id == FSC_HEMATOGONE_GATE), None)
+    if gate is None:
+        return None
+    cx, cy = (events.acquisition.channel_index(d.channel) for d in gate.dimensions)
+    names = ("lymphocytes", "b_precursors", "blasts")
+    return _population_plot(
+        events, cx, cy, np.asarray(qc.keep, bool), _groups(gating.labels, names), names, out,
+        title="B cluster: small-FSC hematogones left out of the blasts (CD45 vs FSC)",
+        gates=[gate],
     )
 
 
@@ -310,4 +344,6 @@ def plot_alot_overview(events: Events, qc: Any, gating: Any, out_dir: str | Path
         (("cyCD3", "cyMPO"), ("CD19", "cyCD79a"), ("CD34", "CD45"), ("CD7", "smCD3")), start=4
     ):
         paths.append(plot_lineage(events, qc, gating, a, b, out_dir / f"{k:02d}_{a}_{b}.png"))
+    paths.append(plot_cd45_fsc_hematogones(events, qc, gating,
+                                           out_dir / "08_cd45_fsca_hematogones.png"))
     return [p for p in paths if p is not None]
