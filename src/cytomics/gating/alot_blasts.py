@@ -26,7 +26,11 @@ from cytomics.gating.alot_regions import (
     marker_rectangle,
 )
 from cytomics.gating.anchors import brightest_peak, t_aberrant_bounds
-from cytomics.gating.b_hematogones import fsc_column, hematogone_fsc_polygon
+from cytomics.gating.b_hematogones import (
+    HEMATOGONE_FSC_GATE,
+    fsc_column,
+    hematogone_fsc_polygon,
+)
 from cytomics.gating.b_lineage import (
     b_blast_cluster,
     b_blast_cluster_2d,
@@ -441,7 +445,7 @@ def _without_hematogones(ctx: BlastContext, b_like: np.ndarray, lo45: str) -> st
         ctx.landmarks["b_fsc_split_levels"] = (stats["small_sd"], stats["large_sd"])
     if poly is None:
         return lo45
-    g_h = gb.polygon("alot_b_hematogones_fsc", parent, cx, fcol, poly)
+    g_h = gb.polygon(HEMATOGONE_FSC_GATE, parent, cx, fcol, poly)
     ctx.flags.append("b_hematogones_fsc_removed")
     return gb.boolean("alot_b_blast_cluster_large", parent, "and", [(lo45, False), (g_h, True)])
 
@@ -529,10 +533,10 @@ def blast_region_cluster(ctx: BlastContext, bc: BlastCall) -> None:
             # inside the B blast cluster the blasts are its CD19+ events: a blast with
             # cyCD79a below the tube's threshold (partial expression) is still counted;
             # the lineage evidence (% cyCD79a+) is read on the call, not required per event
-            g_19 = (gb.rectangle("pheno_CD19", parent,
-                                 {ctx.events.markers["CD19"]: (ctx.thr["CD19"], None)})
-                    if s.b_blast_cd19_only and np.isfinite(ctx.thr.get("CD19", np.nan))
-                    else g_b)
+            g_19 = (marker_rectangle(gb, "pheno_CD19", parent,
+                                     {"CD19": (ctx.thr.get("CD19"), None)}, ctx.thr,
+                                     ctx.events.markers)
+                    if s.b_blast_cd19_only else None) or g_b
             b_blast_gate = gb.boolean("pheno_B_blast", parent, "and",
                                       [(g_19, False), (lo45, False)])
             gid = gb.boolean("alot_b_precursors", parent, "and",
@@ -552,8 +556,9 @@ def blast_region_cluster(ctx: BlastContext, bc: BlastCall) -> None:
             # compartment (regenerating marrow): same CD45/SSC and ALOT phenotype
             flags.append("small_blast_cluster_review")
         if bc.lineage == "other":
-            g_res = (gb.rectangle("pheno_CD34_residual_myeloblasts", parent,
-                                  {ctx.events.markers["CD34"]: (mc.cd34_residual_cut, None)})
+            g_res = (marker_rectangle(gb, "pheno_CD34_residual_myeloblasts", parent,
+                                      {"CD34": (mc.cd34_residual_cut, None)}, ctx.thr,
+                                      ctx.events.markers)
                      if mc.cd34_residual_cut is not None and ctx.ph.mpo is not None else None)
             term = _phenotype_term(ctx, mc, g_res)
             if term is not None:

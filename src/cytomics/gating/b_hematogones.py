@@ -26,7 +26,11 @@ if TYPE_CHECKING:
     from cytomics.gating.alot_settings import AlotGatingSettings
     from cytomics.preprocess.model import Events
 
-__all__ = ["fsc_column", "hematogone_fsc_polygon"]
+__all__ = ["HEMATOGONE_FSC_GATE", "fsc_column", "hematogone_fsc_polygon"]
+
+#: Gate id of the small forward-scatter hematogones cut out of a B blast call (CD45 vs FSC).
+HEMATOGONE_FSC_GATE = "alot_b_hematogones_fsc"
+
 
 def fsc_column(events: Events) -> int | None:
     """Column of the forward-scatter channel (area preferred), ``None`` without one."""

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from cytomics.gating.b_hematogones import HEMATOGONE_FSC_GATE
 from cytomics.gating.gates import Gate, PolygonGate, RectangleGate
 from cytomics.populations import AGGREGATES, LABEL_CODES
 from cytomics.preprocess.model import Events
@@ -312,7 +313,7 @@ def plot_lineage(
 
 
 #: gate of the small forward-scatter hematogones cut out of a small B blast call
-FSC_HEMATOGONE_GATE = "alot_b_hematogones_fsc"
+FSC_HEMATOGONE_GATE = HEMATOGONE_FSC_GATE
 
 
 def plot_cd45_fsc_hematogones(events: Events, qc: Any, gating: Any, out: Path) -> Path | None:
